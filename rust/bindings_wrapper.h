@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What hangtrail.ko needs from the kernel that the 6.12 `kernel` crate does
+ * not provide. bindgen reads this against the target kernel's own headers
+ * (see Kbuild), so struct layouts always match the kernel being built for.
+ */
+#include <linux/crash_dump.h>
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/notifier.h>
+#include <linux/panic.h>
+#include <linux/panic_notifier.h>
+#include <linux/random.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/vmalloc.h>
+
+/* One-line wrappers for static inline functions and macros: rust/helpers.c. */
+int hangtrail_cpu(void);
+u64 hangtrail_local_clock(void);
+void hangtrail_wmb(void);
+bool hangtrail_cpu_online(unsigned int cpu);
+struct pt_regs *hangtrail_irq_regs(void);
+unsigned long hangtrail_regs_pc(struct pt_regs *regs);
+unsigned long hangtrail_regs_fp(struct pt_regs *regs);
+unsigned long hangtrail_regs_arg0(struct pt_regs *regs);
+unsigned long hangtrail_regs_return_value(struct pt_regs *regs);
+bool hangtrail_user_mode(struct pt_regs *regs);
+int hangtrail_current_pid(void);
+bool hangtrail_current_is_idle(void);
+const char *hangtrail_current_comm(void);
+bool hangtrail_is_kdump_kernel(void);
+void *hangtrail_ioremap(phys_addr_t addr, size_t size);
+void hangtrail_iounmap(void *addr);
+void hangtrail_local_irq_disable(void);

@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The hangtrail region layout: the one definition both `hangtrail.ko` and the
+//! userspace decoder build from.
+//!
+//! Plain `no_std` Rust with no dependencies: the module includes it as a
+//! submodule, the decoder crate as `hangtrail::format`. Everything is
+//! little-endian (both supported architectures are), fixed-size and
+//! `#[repr(C)]`, so the bytes in the region are exactly these structs.
+//!
+//! ```text
+//! offset 0              Header (HEADER_SIZE bytes, incl. the probe point table)
+//! HEADER_SIZE           sample slots:     nr_cpus * SAMPLES_PER_CPU records
+//! samples_offset()+...  breadcrumb rings: nr_cpus * ring_records   records
+//! ```
+//!
+//! A record is valid when its `seq` is non-zero and its checksum matches. The
+//! writer clears `seq`, writes the body and checksum, and writes `seq` last,
+//! with write barriers in between, so a record torn by a reset is never valid.
+//! See Documentation/format.rst.
+
+/// `b"HANGTRL1"` read as a little-endian u64.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"HANGTRL1");
+/// Bumped on any incompatible change. A decoder refuses newer versions.
+pub const VERSION: u32 = 1;
+/// Bytes before the first record: fixed header plus the point table.
+pub const HEADER_SIZE: usize = 4096;
+/// Size of every record.
+pub const RECORD_SIZE: usize = 64;
+/// Watchdog sample slots per CPU (a small ring of their own, so samples never
+/// push breadcrumbs out).
+pub const SAMPLES_PER_CPU: usize = 8;
+/// Entries in the point table.
+pub const MAX_POINTS: usize = 48;
+/// Bytes of a point's name (`symbol` or `symbol+0xoff`), NUL-padded.
+pub const POINT_NAME_LEN: usize = 40;
+/// Bytes of kernel release (`uname -r`), NUL-padded.
+pub const RELEASE_LEN: usize = 65;
+/// Payload bytes in a record.
+pub const PAYLOAD_LEN: usize = 20;
+/// Fewest breadcrumb records per CPU a region must hold.
+pub const MIN_RING_RECORDS: usize = 16;
+/// `Record::point` when the record is not tied to a probe point.
+pub const NO_POINT: u16 = u16::MAX;
+
+/// Header flag: a kdump crash kernel loaded hangtrail and found this trail.
+pub const HDR_CRASH_KERNEL_REACHED: u32 = 1 << 0;
+
+/// Record flag: written while `machine_kexec_post_load` ran (kexec -p time).
+pub const REC_LOAD_PHASE: u8 = 1 << 0;
+/// Record flag: written after the crash path began (panic entry seen).
+pub const REC_CRASH_PHASE: u8 = 1 << 1;
+/// Record flag (samples): the interrupted context was the idle task.
+pub const REC_IDLE: u8 = 1 << 2;
+/// Record flag (samples): the interrupted context was user mode.
+pub const REC_USER: u8 = 1 << 3;
+
+/// Architecture of the kernel that wrote the region.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// x86_64.
+    X86_64 = 1,
+    /// arm64 (aarch64).
+    Arm64 = 2,
+}
+
+impl Arch {
+    /// Decodes the header's `arch` word.
+    pub fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            1 => Some(Self::X86_64),
+            2 => Some(Self::Arm64),
+            _ => None,
+        }
+    }
+
+    /// The arch the code is being compiled for, if supported.
+    pub const fn native() -> Option<Self> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Self::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Self::Arm64)
+        } else {
+            None
+        }
+    }
+
+    /// Name as used by the kernel's `ARCH=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+/// What a record says.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A probe point was hit: `pc` is the probed address, `arg` its first
+    /// argument register.
+    Probe = 1,
+    /// A kretprobe's function returned: `pc` is the function, `arg` its return
+    /// value.
+    Return = 2,
+    /// The soft lockup detector fired on this CPU: `pc` is the interrupted pc,
+    /// `arg` how long the CPU was stuck in ns (0 if unknown); payload holds
+    /// `comm` (16 bytes) and pid (u32).
+    SoftLockup = 3,
+    /// A caller frame of the preceding `SoftLockup` record: `pc` is the
+    /// return address, `arg` the depth (0 = nearest caller).
+    Frame = 4,
+    /// The text of a symbol for the record whose seq is `arg`: `point` is the
+    /// chunk index, the payload the next `PAYLOAD_LEN` bytes of
+    /// `name+0xoff/0xsize [module]`, NUL-padded in the last chunk.
+    Name = 5,
+    /// The panic notifier ran (the non-kdump path): `pc` is the caller.
+    PanicNotifier = 6,
+    /// The CPU stop returned: `arg` is the number of other CPUs still online.
+    StopResult = 7,
+    /// After the CPU stop, CPU `arg` was still online (did not stop).
+    StillOnline = 8,
+    /// A watchdog hrtimer sample (in the sample slots): `pc` interrupted pc,
+    /// `arg` pid of the interrupted task.
+    Sample = 9,
+    /// hangtrail started this trail: `arg` is the number of registered points.
+    Start = 10,
+}
+
+impl Kind {
+    /// Decodes a record's kind byte.
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Probe,
+            2 => Self::Return,
+            3 => Self::SoftLockup,
+            4 => Self::Frame,
+            5 => Self::Name,
+            6 => Self::PanicNotifier,
+            7 => Self::StopResult,
+            8 => Self::StillOnline,
+            9 => Self::Sample,
+            10 => Self::Start,
+            _ => return None,
+        })
+    }
+
+    /// Stable lower-case name used in the decoder's output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Probe => "probe",
+            Self::Return => "return",
+            Self::SoftLockup => "softlockup",
+            Self::Frame => "frame",
+            Self::Name => "name",
+            Self::PanicNotifier => "panic-notifier",
+            Self::StopResult => "stop-result",
+            Self::StillOnline => "still-online",
+            Self::Sample => "sample",
+            Self::Start => "start",
+        }
+    }
+}
+
+/// The logical role of a probe point: what the decoder expects after it.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A `probes=` point given by the user.
+    User = 0,
+    /// `panic()` entry.
+    PanicEntry = 1,
+    /// `__crash_kexec` / `crash_kexec`.
+    CrashKexec = 2,
+    /// `machine_crash_shutdown`.
+    CrashShutdown = 3,
+    /// Stopping the other CPUs (arm64 `crash_smp_send_stop`, x86_64
+    /// `native_machine_crash_shutdown`/`nmi_shootdown_cpus`).
+    CpuStop = 4,
+    /// `crash_save_cpu`: runs on every CPU that stopped, and the panic CPU.
+    CrashSaveCpu = 5,
+    /// `machine_kexec`: the hand-off to the crash kernel.
+    MachineKexec = 6,
+    /// `machine_kexec_post_load` (arm64, at `kexec -p` time).
+    KexecPostLoad = 7,
+    /// arm64 D-cache maintenance (`__flush_dcache_area`/`dcache_clean_inval_poc`).
+    CacheDcache = 8,
+    /// arm64 I-cache maintenance (`flush_icache_range`, `caches_clean_inval_pou`,
+    /// `icache_inval_pou`).
+    CacheIcache = 9,
+    /// The soft lockup report's taint (`add_taint(TAINT_SOFTLOCKUP)`).
+    SoftLockupTaint = 10,
+    /// The soft lockup detector's per-CPU hrtimer (`watchdog_timer_fn`).
+    WatchdogTimer = 11,
+    /// The soft lockup detector's stopper work (`softlockup_fn`): the CPU was
+    /// not stuck.
+    WatchdogTouch = 12,
+}
+
+impl Role {
+    /// Decodes a point's role byte.
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::User,
+            1 => Self::PanicEntry,
+            2 => Self::CrashKexec,
+            3 => Self::CrashShutdown,
+            4 => Self::CpuStop,
+            5 => Self::CrashSaveCpu,
+            6 => Self::MachineKexec,
+            7 => Self::KexecPostLoad,
+            8 => Self::CacheDcache,
+            9 => Self::CacheIcache,
+            10 => Self::SoftLockupTaint,
+            11 => Self::WatchdogTimer,
+            12 => Self::WatchdogTouch,
+            _ => return None,
+        })
+    }
+
+    /// Stable name used in the decoder's output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::PanicEntry => "panic-entry",
+            Self::CrashKexec => "crash-kexec",
+            Self::CrashShutdown => "crash-shutdown",
+            Self::CpuStop => "cpu-stop",
+            Self::CrashSaveCpu => "crash-save-cpu",
+            Self::MachineKexec => "machine-kexec",
+            Self::KexecPostLoad => "kexec-post-load",
+            Self::CacheDcache => "cache-dcache",
+            Self::CacheIcache => "cache-icache",
+            Self::SoftLockupTaint => "softlockup-taint",
+            Self::WatchdogTimer => "watchdog-timer",
+            Self::WatchdogTouch => "watchdog-touch",
+        }
+    }
+
+    /// Position on the kdump crash path, for "next expected"; `None` for
+    /// points off that path.
+    pub fn crash_path_rank(self) -> Option<u8> {
+        Some(match self {
+            Self::PanicEntry => 1,
+            Self::CrashKexec => 2,
+            Self::CrashShutdown => 3,
+            Self::CpuStop => 4,
+            Self::CrashSaveCpu => 5,
+            Self::MachineKexec => 6,
+            _ => return None,
+        })
+    }
+}
+
+/// Point status: registered with kprobes.
+pub const POINT_REGISTERED: u8 = 1;
+/// Point status: the symbol did not resolve on this kernel.
+pub const POINT_MISSING: u8 = 2;
+/// Point status: kprobes refused it (`errno` says why).
+pub const POINT_REFUSED: u8 = 3;
+
+/// One probe point, as the module resolved it at load.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Point {
+    /// `symbol` or `symbol+0xoff`, NUL-padded.
+    pub name: [u8; POINT_NAME_LEN],
+    /// Runtime address probed (0 unless registered).
+    pub addr: u64,
+    /// `Role` as u8.
+    pub role: u8,
+    /// `POINT_*` status.
+    pub status: u8,
+    /// Non-zero: also a kretprobe on the function.
+    pub kretprobe: u8,
+    /// Reserved, zero.
+    pub _pad: u8,
+    /// Negative errno when refused, else 0.
+    pub errno: i32,
+    /// Offset into the symbol.
+    pub offset: u32,
+    /// Reserved, zero.
+    pub _pad2: u32,
+}
+
+/// Fixed header, at offset 0 of the region.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Header {
+    /// `MAGIC`.
+    pub magic: u64,
+    /// `VERSION`.
+    pub version: u32,
+    /// `HEADER_SIZE`.
+    pub header_size: u32,
+    /// Bytes of the whole region.
+    pub region_size: u64,
+    /// Physical address of the region.
+    pub phys_addr: u64,
+    /// `RECORD_SIZE`.
+    pub record_size: u32,
+    /// CPUs with rings (`nr_cpu_ids`, capped).
+    pub nr_cpus: u32,
+    /// Breadcrumb records per CPU.
+    pub ring_records: u32,
+    /// Sample slots per CPU.
+    pub samples_per_cpu: u32,
+    /// `HDR_*` flags.
+    pub flags: u32,
+    /// `Arch` as u32.
+    pub arch: u32,
+    /// Random per trail (a new one on every module load).
+    pub boot_id: [u8; 16],
+    /// `uname -r` of the writing kernel, NUL-padded.
+    pub release: [u8; RELEASE_LEN],
+    /// Reserved, zero.
+    pub _pad: [u8; 7],
+    /// Name of the reference symbol, NUL-padded (`panic`).
+    pub ref_name: [u8; 32],
+    /// Runtime address of the reference symbol: the decoder subtracts its
+    /// System.map address to undo KASLR.
+    pub ref_addr: u64,
+    /// `local_clock()` when the trail started.
+    pub start_ns: u64,
+    /// Points in use in `points`.
+    pub nr_points: u32,
+    /// CPUs online when the trail started.
+    pub online_cpus: u32,
+    /// Checksum of the header and point table with this field zero.
+    pub csum: u32,
+    /// Reserved, zero.
+    pub _pad2: u32,
+    /// Reserved, zero: keeps `points` at offset 1024.
+    pub _reserved: [u8; 1024 - 208],
+    /// The probe points, `nr_points` used.
+    pub points: [Point; MAX_POINTS],
+    /// Reserved, zero: pads the header to `HEADER_SIZE`.
+    pub _tail: [u8; HEADER_SIZE - 1024 - MAX_POINTS * 64],
+}
+
+/// One record: a breadcrumb, a sample, or a piece of one.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Global sequence number from 1; 0 = empty or being written. Written last.
+    pub seq: u64,
+    /// `local_clock()` in ns.
+    pub ts_ns: u64,
+    /// Program counter the record is about.
+    pub pc: u64,
+    /// Kind-specific argument.
+    pub arg: u64,
+    /// CPU that wrote it.
+    pub cpu: u32,
+    /// `Kind` as u8.
+    pub kind: u8,
+    /// `REC_*` flags.
+    pub flags: u8,
+    /// Index into the point table, or `NO_POINT`.
+    pub point: u16,
+    /// Kind-specific bytes.
+    pub payload: [u8; PAYLOAD_LEN],
+    /// `checksum` of the first 60 bytes (with the final `seq`).
+    pub csum: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<Record>() == RECORD_SIZE);
+const _: () = assert!(core::mem::size_of::<Point>() == 64);
+const _: () = assert!(core::mem::size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(core::mem::offset_of!(Header, points) == 1024);
+const _: () = assert!(core::mem::offset_of!(Record, csum) == RECORD_SIZE - 4);
+
+/// FNV-1a over `bytes`: cheap enough for a probe handler, and enough to tell
+/// a record from stale or random memory.
+pub const fn checksum(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u32;
+        h = h.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    // Never 0, so an all-zero record cannot pass.
+    if h == 0 {
+        1
+    } else {
+        h
+    }
+}
+
+impl Record {
+    /// The record's bytes, as they sit in the region.
+    pub fn as_bytes(&self) -> &[u8; RECORD_SIZE] {
+        // SAFETY: `Record` is `repr(C)`, exactly `RECORD_SIZE` bytes (asserted
+        // above) and has no padding: every field is packed to its alignment.
+        unsafe { &*(self as *const Self as *const [u8; RECORD_SIZE]) }
+    }
+
+    /// Reads a record from `RECORD_SIZE` bytes (any alignment).
+    pub fn from_bytes(b: &[u8; RECORD_SIZE]) -> Self {
+        let u64_at = |o: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[o..o + 8]);
+            u64::from_le_bytes(w)
+        };
+        let mut payload = [0u8; PAYLOAD_LEN];
+        payload.copy_from_slice(&b[40..40 + PAYLOAD_LEN]);
+        Self {
+            seq: u64_at(0),
+            ts_ns: u64_at(8),
+            pc: u64_at(16),
+            arg: u64_at(24),
+            cpu: u32::from_le_bytes([b[32], b[33], b[34], b[35]]),
+            kind: b[36],
+            flags: b[37],
+            point: u16::from_le_bytes([b[38], b[39]]),
+            payload,
+            csum: u32::from_le_bytes([b[60], b[61], b[62], b[63]]),
+        }
+    }
+
+    /// The checksum this record should carry.
+    pub fn compute_csum(&self) -> u32 {
+        checksum(&self.as_bytes()[..RECORD_SIZE - 4])
+    }
+
+    /// Non-empty and the checksum matches: written whole.
+    pub fn is_valid(&self) -> bool {
+        self.seq != 0 && self.csum == self.compute_csum()
+    }
+}
+
+impl Header {
+    /// The header's bytes, as they sit in the region.
+    pub fn as_bytes(&self) -> &[u8; HEADER_SIZE] {
+        // SAFETY: `Header` is `repr(C)`, exactly `HEADER_SIZE` bytes (asserted
+        // above), and every field is packed to its alignment, so no padding.
+        unsafe { &*(self as *const Self as *const [u8; HEADER_SIZE]) }
+    }
+
+    /// An all-zero header, to be filled in.
+    pub const fn zeroed() -> Self {
+        // SAFETY: every field is an integer or an array of integers, for which
+        // all-zero bytes are a valid value.
+        unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    }
+
+    /// Reads a header from `HEADER_SIZE` bytes (any alignment).
+    pub fn from_bytes(b: &[u8; HEADER_SIZE]) -> Self {
+        let mut h = Self::zeroed();
+        // SAFETY: as in `zeroed`, any bytes are a valid `Header`; the source
+        // and destination are both `HEADER_SIZE` bytes and do not overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(b.as_ptr(), &mut h as *mut Self as *mut u8, HEADER_SIZE)
+        };
+        h
+    }
+
+    /// The checksum this header should carry.
+    pub fn compute_csum(&self) -> u32 {
+        let mut copy = *self;
+        copy.csum = 0;
+        checksum(copy.as_bytes())
+    }
+
+    /// Offset of CPU `cpu`'s sample slots.
+    pub fn samples_offset(&self, cpu: u32) -> usize {
+        HEADER_SIZE + cpu as usize * self.samples_per_cpu as usize * RECORD_SIZE
+    }
+
+    /// Offset of CPU `cpu`'s breadcrumb ring.
+    pub fn ring_offset(&self, cpu: u32) -> usize {
+        self.samples_offset(self.nr_cpus)
+            + cpu as usize * self.ring_records as usize * RECORD_SIZE
+    }
+
+    /// Bytes the layout described by this header occupies.
+    pub fn used_size(&self) -> usize {
+        self.ring_offset(self.nr_cpus)
+    }
+}
+
+/// Breadcrumb records per CPU that a region of `region_size` bytes holds for
+/// `nr_cpus` CPUs, or `None` if fewer than `MIN_RING_RECORDS`.
+pub const fn ring_records_for(region_size: u64, nr_cpus: u32) -> Option<u32> {
+    let fixed = HEADER_SIZE as u64 + nr_cpus as u64 * (SAMPLES_PER_CPU * RECORD_SIZE) as u64;
+    if nr_cpus == 0 || region_size < fixed {
+        return None;
+    }
+    let per_cpu = (region_size - fixed) / (nr_cpus as u64 * RECORD_SIZE as u64);
+    if per_cpu < MIN_RING_RECORDS as u64 || per_cpu > u32::MAX as u64 {
+        None
+    } else {
+        Some(per_cpu as u32)
+    }
+}
+
+/// The NUL-terminated prefix of `b`.
+pub fn cstr(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end]
+}
+
+/// Copies `src` into `dst`, truncating, NUL-padding the rest.
+pub fn copy_padded(dst: &mut [u8], src: &[u8]) {
+    let n = src.len().min(dst.len());
+    dst[..n].copy_from_slice(&src[..n]);
+    for b in &mut dst[n..] {
+        *b = 0;
+    }
+}
+
+/// Why a region cannot be decoded at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// Shorter than a header.
+    Truncated,
+    /// No `MAGIC`: not a hangtrail region (or never written).
+    BadMagic,
+    /// Written by a newer, incompatible format version.
+    NewerVersion(u32),
+    /// The header checksum does not match.
+    BadChecksum,
+    /// Sizes in the header contradict each other or the format.
+    BadGeometry,
+}
+
+impl HeaderError {
+    /// One-line description.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Truncated => "shorter than a hangtrail header",
+            Self::BadMagic => "no hangtrail magic (not a trail, or never written)",
+            Self::NewerVersion(_) => "written by a newer hangtrail format version",
+            Self::BadChecksum => "header checksum mismatch (corrupt header)",
+            Self::BadGeometry => "header sizes are inconsistent",
+        }
+    }
+}
+
+/// What a record slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// Never written (all zero).
+    Empty,
+    /// Written whole.
+    Valid(Record),
+    /// Being written when the region was captured, or torn by a reset: `seq`
+    /// is 0 but the body is not.
+    Torn,
+    /// Checksum mismatch, wrong CPU for its ring, or unknown kind.
+    Invalid,
+    /// Past the end of the captured bytes.
+    Missing,
+}
+
+/// A region whose header checked out.
+pub struct Trail<'a> {
+    /// The header.
+    pub header: Header,
+    bytes: &'a [u8],
+}
+
+impl<'a> Trail<'a> {
+    /// Checks the header of `bytes` (a region or a copy of one, possibly cut
+    /// short: records past the end read as `Slot::Missing`).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, HeaderError> {
+        let Some(hb) = bytes.first_chunk::<HEADER_SIZE>() else {
+            return Err(if bytes.len() >= 8 && bytes[..8] != MAGIC.to_le_bytes() {
+                HeaderError::BadMagic
+            } else {
+                HeaderError::Truncated
+            });
+        };
+        let header = Header::from_bytes(hb);
+        if header.magic != MAGIC {
+            return Err(HeaderError::BadMagic);
+        }
+        if header.version > VERSION {
+            return Err(HeaderError::NewerVersion(header.version));
+        }
+        if header.csum != header.compute_csum() {
+            return Err(HeaderError::BadChecksum);
+        }
+        let geometry_ok = header.version == VERSION
+            && header.header_size as usize == HEADER_SIZE
+            && header.record_size as usize == RECORD_SIZE
+            && header.samples_per_cpu as usize == SAMPLES_PER_CPU
+            && header.nr_points as usize <= MAX_POINTS
+            && ring_records_for(header.region_size, header.nr_cpus)
+                .is_some_and(|n| n >= header.ring_records);
+        if !geometry_ok {
+            return Err(HeaderError::BadGeometry);
+        }
+        Ok(Self { header, bytes })
+    }
+
+    /// The points in use.
+    pub fn points(&self) -> &[Point] {
+        &self.header.points[..self.header.nr_points as usize]
+    }
+
+    fn slot_at(&self, off: usize, cpu: u32) -> Slot {
+        let Some(b) = self.bytes.get(off..).and_then(|b| b.first_chunk::<RECORD_SIZE>()) else {
+            return Slot::Missing;
+        };
+        let r = Record::from_bytes(b);
+        if r.seq == 0 {
+            return if b.iter().all(|&x| x == 0) { Slot::Empty } else { Slot::Torn };
+        }
+        if !r.is_valid() || r.cpu != cpu || Kind::from_u8(r.kind).is_none() {
+            return Slot::Invalid;
+        }
+        Slot::Valid(r)
+    }
+
+    /// Breadcrumb slot `i` of CPU `cpu`'s ring.
+    pub fn ring_slot(&self, cpu: u32, i: u32) -> Slot {
+        self.slot_at(self.header.ring_offset(cpu) + i as usize * RECORD_SIZE, cpu)
+    }
+
+    /// Sample slot `i` of CPU `cpu`.
+    pub fn sample_slot(&self, cpu: u32, i: u32) -> Slot {
+        self.slot_at(self.header.samples_offset(cpu) + i as usize * RECORD_SIZE, cpu)
+    }
+
+    /// Assembles the `Name` text stored for record `owner` into `out`;
+    /// returns its length (0 if none).
+    pub fn name_text(&self, owner: u64, out: &mut [u8]) -> usize {
+        let mut len = 0;
+        for cpu in 0..self.header.nr_cpus {
+            for i in 0..self.header.ring_records {
+                let Slot::Valid(r) = self.ring_slot(cpu, i) else { continue };
+                if r.kind != Kind::Name as u8 || r.arg != owner {
+                    continue;
+                }
+                let at = r.point as usize * PAYLOAD_LEN;
+                let text = cstr(&r.payload);
+                if let Some(dst) = out.get_mut(at..at + text.len()) {
+                    dst.copy_from_slice(text);
+                    len = len.max(at + text.len());
+                }
+            }
+        }
+        len
+    }
+
+    /// The valid breadcrumb record with the highest seq satisfying `want`.
+    pub fn last_record(&self, want: impl Fn(&Record) -> bool) -> Option<Record> {
+        let mut best: Option<Record> = None;
+        for cpu in 0..self.header.nr_cpus {
+            for i in 0..self.header.ring_records {
+                if let Slot::Valid(r) = self.ring_slot(cpu, i) {
+                    if want(&r) && best.is_none_or(|b| r.seq > b.seq) {
+                        best = Some(r);
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Whether a record is a breadcrumb a person would call "where it was": not
+/// a sample, name chunk, caller frame or the trail's start.
+pub fn is_breadcrumb(r: &Record) -> bool {
+    matches!(
+        Kind::from_u8(r.kind),
+        Some(Kind::Probe | Kind::Return | Kind::SoftLockup | Kind::PanicNotifier | Kind::StopResult)
+    )
+}

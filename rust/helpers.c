@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One-line wrappers for static inline kernel functions and macros that the
+ * Rust side cannot call directly, the way the kernel's rust/helpers/ does it.
+ * No logic belongs here.
+ */
+#include "bindings_wrapper.h"
+#include <linux/crash_dump.h>
+#include <linux/io.h>
+#include <linux/irqflags.h>
+#include <linux/kprobes.h>
+#include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <asm/irq_regs.h>
+#include <asm/ptrace.h>
+
+int hangtrail_cpu(void) { return raw_smp_processor_id(); }
+u64 hangtrail_local_clock(void) { return local_clock(); }
+void hangtrail_wmb(void) { wmb(); }
+bool hangtrail_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
+struct pt_regs *hangtrail_irq_regs(void) { return get_irq_regs(); }
+unsigned long hangtrail_regs_pc(struct pt_regs *regs) { return instruction_pointer(regs); }
+unsigned long hangtrail_regs_fp(struct pt_regs *regs) { return frame_pointer(regs); }
+unsigned long hangtrail_regs_arg0(struct pt_regs *regs) { return regs_get_kernel_argument(regs, 0); }
+unsigned long hangtrail_regs_return_value(struct pt_regs *regs) { return regs_return_value(regs); }
+bool hangtrail_user_mode(struct pt_regs *regs) { return user_mode(regs); }
+int hangtrail_current_pid(void) { return task_pid_nr(current); }
+bool hangtrail_current_is_idle(void) { return is_idle_task(current); }
+const char *hangtrail_current_comm(void) { return current->comm; }
+bool hangtrail_is_kdump_kernel(void) { return is_kdump_kernel(); }
+void *hangtrail_ioremap(phys_addr_t addr, size_t size) { return (void __force *)ioremap(addr, size); }
+void hangtrail_iounmap(void *addr) { iounmap((void __iomem __force *)addr); }
+void hangtrail_local_irq_disable(void) { local_irq_disable(); }

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Module parameters for a 6.12 kernel, whose `module!` has no `params` key.
+//!
+//! [`module_param!`] emits what C's `module_param()` + `MODULE_PARM_DESC()`
+//! emit: a `struct kernel_param` in the `__param` section, pointing at the
+//! storage and at one of the kernel's own `param_ops_*`, and the `.modinfo`
+//! strings `parmtype=NAME:TYPE` and `parm=NAME:DESC` that `modinfo` lists. The
+//! kernel parses the values before `init` runs and, for `charp`, owns (and
+//! frees) the string.
+
+use crate::bindings;
+use core::cell::UnsafeCell;
+
+/// Storage for one parameter's value, written by the kernel's parser.
+#[repr(transparent)]
+pub(crate) struct Param<T>(UnsafeCell<T>);
+
+// SAFETY: the kernel writes the value while loading the module, before `init`
+// and before any other code of this module runs; the permissions given in
+// `module_param!` are read-only (0444), so sysfs never writes it afterwards.
+unsafe impl<T> Sync for Param<T> {}
+
+impl<T: Copy> Param<T> {
+    /// A parameter with this default.
+    pub(crate) const fn new(default: T) -> Self {
+        Self(UnsafeCell::new(default))
+    }
+
+    /// The value the module was loaded with.
+    pub(crate) fn get(&self) -> T {
+        // SAFETY: see the `Sync` impl: no writer exists once module code runs.
+        unsafe { *self.0.get() }
+    }
+
+    /// Where the kernel's parser stores the value.
+    pub(crate) const fn as_ptr(&self) -> *mut core::ffi::c_void {
+        self.0.get().cast()
+    }
+}
+
+impl Param<*mut u8> {
+    /// The string value of a `charp` parameter (empty when unset).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        let p = self.get();
+        if p.is_null() {
+            return &[];
+        }
+        // SAFETY: `param_ops_charp` stores a NUL-terminated string that the
+        // kernel keeps until the module is unloaded, after `self` is last used.
+        unsafe { core::ffi::CStr::from_ptr(p.cast()) }.to_bytes()
+    }
+}
+
+/// A `struct kernel_param` that may live in a `static`.
+#[repr(transparent)]
+pub(crate) struct KernelParam(pub bindings::kernel_param);
+
+// SAFETY: the kernel only reads the entry (its pointers are to statics and to
+// `__this_module`), and never from two contexts that would race on a write.
+unsafe impl Sync for KernelParam {}
+
+/// `s` as a NUL-free byte array of length `N` (for `.modinfo` strings built
+/// with `concat!`).
+pub(crate) const fn bytes<const N: usize>(s: &str) -> [u8; N] {
+    let b = s.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = b[i];
+        i += 1;
+    }
+    out
+}
+
+/// Declares a module parameter: `module_param!(NAME: TYPE = DEFAULT, OPS,
+/// "modinfo type", "description")`, where OPS is one of the kernel's
+/// `param_ops_*`. Creates `static NAME: Param<TYPE>`.
+macro_rules! module_param {
+    ($name:ident: $ty:ty = $default:expr, $ops:ident, $kind:literal, $desc:literal) => {
+        #[allow(non_upper_case_globals)]
+        pub(crate) static $name: $crate::params::Param<$ty> =
+            $crate::params::Param::new($default);
+
+        const _: () = {
+            use $crate::bindings;
+            use $crate::params::{bytes, KernelParam};
+
+            #[link_section = "__param"]
+            #[used]
+            // Taking an extern static's address needs `unsafe` before Rust 1.82.
+            #[allow(unused_unsafe)]
+            static PARAM: KernelParam = KernelParam(bindings::kernel_param {
+                name: concat!(stringify!($name), "\0").as_ptr(),
+                // SAFETY: `__this_module` is defined by modpost for this module
+                // and lives as long as the module; only its address is taken.
+                mod_: unsafe { core::ptr::addr_of!(bindings::__this_module) as *mut _ },
+                // SAFETY: as above: the address of the kernel's static ops.
+                ops: unsafe { core::ptr::addr_of!(bindings::$ops) },
+                perm: 0o444,
+                level: -1,
+                flags: 0,
+                __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 { arg: $name.as_ptr() },
+            });
+
+            const TYPE: &str = concat!("parmtype=", stringify!($name), ":", $kind, "\0");
+            #[link_section = ".modinfo"]
+            #[used]
+            static PARMTYPE: [u8; TYPE.len()] = bytes(TYPE);
+
+            const DESC: &str = concat!("parm=", stringify!($name), ":", $desc, "\0");
+            #[link_section = ".modinfo"]
+            #[used]
+            static PARM: [u8; DESC.len()] = bytes(DESC);
+        };
+    };
+}
+
+module_param!(mem_address: usize = 0, param_ops_ulong, "ulong",
+    "Physical address of the reserved region (required)");
+module_param!(mem_size: usize = 0, param_ops_ulong, "ulong",
+    "Size of the reserved region in bytes (required)");
+module_param!(mem_type: u32 = 0, param_ops_uint, "uint",
+    "Mapping: 0 = write-combine (default), 1 = uncached, 2 = cached");
+module_param!(probes: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
+    "Extra points: comma-separated symbol or symbol+offset (decimal or 0x hex)");
+module_param!(printk: bool = false, param_ops_bool, "bool",
+    "Also printk each breadcrumb (off: printk can be what hangs)");
+module_param!(inject_stall: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
+    "TEST AID: symbol[+offset]; after recording it, spin forever with IRQs masked");

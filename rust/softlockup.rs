@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The soft lockup hook, and the "which CPUs did not stop" record.
+//!
+//! Three points of `kernel/watchdog.c` (see `plan.rs`):
+//! - `watchdog_timer_fn`, the detector's per-CPU hrtimer: every run stores a
+//!   cheap *sample* (the pc it interrupted) in the CPU's sample slots, so a
+//!   CPU stuck at one pc shows even when the report itself never finishes
+//!   (printk can be what hangs);
+//! - `softlockup_fn`, its stopper work: the CPU was alive then (the
+//!   watchdog's own touch timestamp, which is static, is mirrored here);
+//! - `add_taint(TAINT_SOFTLOCKUP)`, reached after the report: the soft lockup
+//!   record with the interrupted pc, the stuck duration, comm/pid, and the
+//!   first caller frames, each symbolized now so that a pc inside a module
+//!   still decodes after the reboot.
+
+use crate::bindings;
+use crate::format::{self, Kind, PAYLOAD_LEN};
+use crate::probes::{phase, record, Live};
+use crate::region::{Crumb, MAX_CPUS};
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// At least `KSYM_SYMBOL_LEN` (a C expression bindgen cannot evaluate; about
+/// 640 bytes on 6.x), what `sprint_symbol` may write.
+const SYMBOL_LEN: usize = 1024;
+
+/// Caller frames recorded with a soft lockup.
+const FRAMES: usize = 4;
+
+/// `local_clock()` of the last `softlockup_fn` run per CPU (0 = never).
+static TOUCHED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+fn this_cpu() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { bindings::hangtrail_cpu() as usize }
+}
+
+/// `watchdog_timer_fn` entry: sample the interrupted pc.
+pub(crate) fn on_timer(live: &Live, _regs: *mut bindings::pt_regs) -> c_int {
+    // SAFETY: we run in the hrtimer's hard interrupt, so the irq regs are
+    // those of the interrupted context (or null).
+    let irq = unsafe { bindings::hangtrail_irq_regs() };
+    if irq.is_null() {
+        return 0;
+    }
+    // SAFETY: `irq` is non-null and valid for the interrupt's duration; the
+    // task helpers read `current`, valid in any context.
+    let (pc, user, pid, idle) = unsafe {
+        (
+            bindings::hangtrail_regs_pc(irq) as u64,
+            bindings::hangtrail_user_mode(irq),
+            bindings::hangtrail_current_pid() as u64,
+            bindings::hangtrail_current_is_idle(),
+        )
+    };
+    let mut c = Crumb::new(Kind::Sample, live.point_of(format::Role::WatchdogTimer), pc, pid);
+    c.flags = phase()
+        | if idle { format::REC_IDLE } else { 0 }
+        | if user { format::REC_USER } else { 0 };
+    live.writer.sample(&c);
+    0
+}
+
+/// `softlockup_fn` entry: this CPU's watchdog was touched.
+pub(crate) fn on_touch() -> c_int {
+    if let Some(t) = TOUCHED.get(this_cpu()) {
+        // SAFETY: no preconditions.
+        t.store(unsafe { bindings::hangtrail_local_clock() }, Ordering::Relaxed);
+    }
+    0
+}
+
+/// `add_taint` entry: a soft lockup record when the taint is TAINT_SOFTLOCKUP.
+pub(crate) fn on_taint(live: &Live, point: u16, regs: *mut bindings::pt_regs) -> c_int {
+    // SAFETY: `regs` is the probed context's register set.
+    if unsafe { bindings::hangtrail_regs_arg0(regs) } != bindings::TAINT_SOFTLOCKUP as usize {
+        return 0;
+    }
+    // SAFETY: as in `on_timer`: the watchdog hrtimer's interrupt is running.
+    let irq = unsafe { bindings::hangtrail_irq_regs() };
+    if irq.is_null() {
+        return 0;
+    }
+    // SAFETY: no preconditions.
+    let now = unsafe { bindings::hangtrail_local_clock() };
+    let touched = TOUCHED.get(this_cpu()).map_or(0, |t| t.load(Ordering::Relaxed));
+    let stuck_ns = if touched != 0 { now.saturating_sub(touched) } else { 0 };
+
+    // SAFETY: `irq` is valid for the interrupt's duration; `current` and its
+    // comm (a fixed 16-byte array) are valid in any context.
+    let (pc, fp, pid, comm) = unsafe {
+        (
+            bindings::hangtrail_regs_pc(irq) as u64,
+            bindings::hangtrail_regs_fp(irq) as u64,
+            bindings::hangtrail_current_pid() as u32,
+            core::slice::from_raw_parts(bindings::hangtrail_current_comm(), 16),
+        )
+    };
+    let mut c = Crumb::new(Kind::SoftLockup, point, pc, stuck_ns);
+    c.flags = phase();
+    c.payload[..16].copy_from_slice(comm);
+    c.payload[16..20].copy_from_slice(&pid.to_le_bytes());
+    let seq = record(live, &c);
+    write_name(live, seq, pc);
+
+    for (depth, ret) in callers(fp).enumerate() {
+        let mut f = Crumb::new(Kind::Frame, point, ret, depth as u64);
+        f.flags = phase();
+        let seq = record(live, &f);
+        write_name(live, seq, ret);
+    }
+    0
+}
+
+/// Return addresses up the frame-record chain from `fp` (x86_64 with frame
+/// pointers, arm64 always: `[fp] = caller's fp, [fp + 8] = return address`).
+/// Each read goes through `copy_from_kernel_nofault`, and the walk only goes
+/// up one stack, so a garbage chain ends the walk instead of faulting.
+fn callers(mut fp: u64) -> impl Iterator<Item = u64> {
+    let mut n = 0;
+    core::iter::from_fn(move || {
+        if !cfg!(CONFIG_FRAME_POINTER) || n == FRAMES || fp == 0 || fp % 8 != 0 {
+            return None;
+        }
+        let mut frame = [0u64; 2];
+        // SAFETY: reads 16 bytes into `frame`; a bad `fp` makes the copy fail
+        // instead of faulting.
+        let err = unsafe {
+            bindings::copy_from_kernel_nofault(
+                frame.as_mut_ptr().cast(),
+                fp as usize as *const _,
+                core::mem::size_of_val(&frame),
+            )
+        };
+        let (next, ret) = (frame[0], frame[1]);
+        if err != 0 || ret == 0 || next <= fp || next - fp > 64 * 1024 {
+            return None;
+        }
+        fp = next;
+        n += 1;
+        Some(ret)
+    })
+}
+
+/// Stores `pc`'s symbol (`name+0xoff/0xsize [module]`) as `Name` records
+/// owned by record `owner`: kallsyms is there now, the module may not be
+/// after the reboot.
+fn write_name(live: &Live, owner: u64, pc: u64) {
+    if owner == 0 {
+        return;
+    }
+    let mut text = [0u8; SYMBOL_LEN];
+    // SAFETY: `text` has KSYM_SYMBOL_LEN bytes, what sprint_symbol requires;
+    // it only looks the address up, whatever it is.
+    let len = unsafe { bindings::sprint_symbol(text.as_mut_ptr(), pc as usize) };
+    let len = (len.max(0) as usize).min(text.len());
+    for (i, chunk) in text[..len].chunks(PAYLOAD_LEN).enumerate().take(8) {
+        let mut c = Crumb::new(Kind::Name, i as u16, pc, owner);
+        c.flags = phase();
+        c.payload[..chunk.len()].copy_from_slice(chunk);
+        record(live, &c);
+    }
+}
+
+/// After the CPU stop returned: one `StillOnline` record per other CPU still
+/// online (on arm64 a stopped CPU marks itself offline; on x86_64 the NMI
+/// stop does not, and the decoder subtracts the CPUs that ran
+/// `crash_save_cpu`), then a `StopResult` with their count.
+pub(crate) fn record_still_online(live: &Live, point: u16) {
+    let me = this_cpu();
+    // SAFETY: reading an exported variable set at boot.
+    let nr = unsafe { bindings::nr_cpu_ids } as usize;
+    let mut count = 0;
+    for cpu in (0..nr).filter(|&cpu| cpu != me) {
+        // SAFETY: `cpu` < nr_cpu_ids.
+        if unsafe { bindings::hangtrail_cpu_online(cpu as u32) } {
+            count += 1;
+            if count <= 64 {
+                let mut c = Crumb::new(Kind::StillOnline, point, 0, cpu as u64);
+                c.flags = phase();
+                record(live, &c);
+            }
+        }
+    }
+    let mut c = Crumb::new(Kind::StopResult, point, 0, count);
+    c.flags = phase();
+    record(live, &c);
+}

@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by the scripts in this directory: paths, logging, toolchain environment.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Heavy builds (guest kernels, initramfs inputs) live outside the repo, keyed
+# by what they depend on, so a fresh clone reuses them.
+CACHE=${HANGTRAIL_CACHE:-/var/cache/hangtrail}
+mkdir -p "$CACHE"
+
+export PATH=/usr/lib/llvm-19/bin:$HOME/.cargo/bin:$PATH
+
+log() { printf 'hangtrail: %s\n' "$*" >&2; }
+die() { printf 'hangtrail: error: %s\n' "$*" >&2; exit 1; }
+
+# Debian arch names vs kernel ARCH values.
+kernel_arch() {
+	case "$1" in
+	x86_64) echo x86_64 ;;
+	arm64) echo arm64 ;;
+	*) die "unknown arch '$1' (x86_64 or arm64)" ;;
+	esac
+}
