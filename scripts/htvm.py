@@ -1,0 +1,425 @@
+# SPDX-License-Identifier: GPL-2.0
+"""hangtrail's QEMU runner: build what a guest needs, boot it, drive a scenario.
+
+A run boots one guest (x86_64 or arm64, TCG) with a reserved region, a
+crashkernel= reservation and an initramfs holding busybox, kexec, the modules,
+the kernel image (for kdump) and the scenario script. The guest's /init
+(selftests/guest/init) talks to this runner through console lines starting
+with HT-:
+
+  HT-BOOT first|again|crash   which boot of the run this is
+  HT-RESET-ME                 warm-reset me now (keeping RAM)
+  HT-TRIGGERED                the failure is being triggered: from here the
+                              guest reaches the crash kernel or hangs; after
+                              `silence` seconds without console output the
+                              runner warm-resets it, as one would a hung box
+  HT-FILE-BEGIN/END name md5  a file sent as gzip+base64
+  HT-END                      done (the guest powers off)
+  HT-FAIL why                 the scenario failed inside the guest
+
+Every run has a timeout; a failure says what failed and shows the last
+console lines.
+"""
+
+import base64
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+SCRIPTS = TOP / "scripts"
+CACHE = Path(os.environ.get("HANGTRAIL_CACHE", "/var/cache/hangtrail"))
+ENV = dict(os.environ, PATH=f"/usr/lib/llvm-19/bin:{Path.home()}/.cargo/bin:{os.environ['PATH']}")
+
+
+class RunError(Exception):
+    """A run failed; the message says why (with the console tail)."""
+
+
+@dataclasses.dataclass
+class Arch:
+    name: str
+    qemu: list
+    console: str
+    region: int  # physical address of the hangtrail region
+    reserve: str  # kernel args reserving region + control page
+    image: str  # kernel image, relative to the build dir
+
+
+REGION_SIZE = 0x100000
+
+ARCHES = {
+    "x86_64": Arch(
+        "x86_64",
+        ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", "1G"],
+        "ttyS0",
+        0x30000000,
+        "memmap=2M$0x30000000",
+        "arch/x86/boot/bzImage",
+    ),
+    "arm64": Arch(
+        "arm64",
+        ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-accel", "tcg", "-m", "1G"],
+        "ttyAMA0",
+        0x78000000,
+        "mem=768M",
+        "arch/arm64/boot/Image",
+    ),
+}
+
+
+@dataclasses.dataclass
+class Scenario:
+    """Host-side settings of a scenario; the guest side is
+    selftests/scenarios/NAME.sh."""
+
+    cpus: int = 2
+    params: str = ""  # hangtrail.ko parameters of the scenario
+    append: str = ""  # extra kernel args
+    silence: int = 25  # seconds without output after HT-TRIGGERED = hung
+    timeout: int = 300
+    cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
+    conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
+
+
+LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
+
+SCENARIOS = {
+    "smoke": Scenario(),
+    "module": Scenario(timeout=240),
+    "softlockup-kdump": Scenario(append=LOCKUP),
+    "stall-reset": Scenario(params="inject_stall=machine_kexec"),
+    "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
+    "user-points": Scenario(cpu={"arm64": "cortex-a57"}),
+    "report-hang": Scenario(append="watchdog_thresh=3", params="inject_stall=print_modules"),
+}
+
+
+def log(msg):
+    print(f"hangtrail: {msg}", file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    """Runs a command; on failure raises RunError with its output tail."""
+    p = subprocess.run(cmd, env=ENV, text=True, capture_output=True, **kw)
+    if p.returncode != 0:
+        tail = "\n".join((p.stdout + p.stderr).splitlines()[-25:])
+        raise RunError(f"{' '.join(map(str, cmd))} failed (exit {p.returncode}):\n{tail}")
+    return p.stdout.strip()
+
+
+@dataclasses.dataclass
+class Build:
+    arch: Arch
+    kdir: Path
+    modules: Path
+    decoder: Path
+
+
+_builds = {}
+_build_lock = threading.Lock()
+
+
+def decoder_path():
+    return TOP / "target" / "release" / "hangtrail"
+
+
+def build_decoder():
+    sh(["cargo", "build", "--release", "--quiet", "-p", "hangtrail"], cwd=TOP)
+    return decoder_path()
+
+
+def prepare(arch_name):
+    """Builds (or finds cached) the kernel, modules and decoder for an arch."""
+    with _build_lock:
+        if arch_name in _builds:
+            return _builds[arch_name]
+    arch = ARCHES[arch_name]
+    kdir = Path(sh([SCRIPTS / "build-kernel", arch_name]).splitlines()[-1])
+    modules = Path(sh([SCRIPTS / "build-modules", arch_name, kdir]).splitlines()[-1])
+    with _build_lock:
+        decoder = build_decoder()
+        _builds[arch_name] = Build(arch, kdir, modules, decoder)
+        return _builds[arch_name]
+
+
+def userspace(arch, root):
+    """Copies busybox, kexec and kexec's libraries into root."""
+    if arch.name == "arm64":
+        src = CACHE / "arm64-userspace"
+        if not (src / ".done").exists():
+            raise RunError("arm64 guest userspace missing: run scripts/install-deps")
+        for d in ("bin", "sbin", "lib", "usr"):
+            if (src / d).exists():
+                shutil.copytree(src / d, root / d, symlinks=True, dirs_exist_ok=True)
+        shutil.rmtree(root / "usr" / "share", ignore_errors=True)
+        return
+    (root / "bin").mkdir(parents=True, exist_ok=True)
+    (root / "sbin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/busybox", root / "bin" / "busybox")
+    shutil.copy2("/sbin/kexec", root / "sbin" / "kexec")
+    for line in sh(["ldd", "/sbin/kexec"]).splitlines():
+        parts = line.split()
+        path = next((p for p in parts if p.startswith("/")), None)
+        if path:
+            dst = root / path.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(path), dst)
+
+
+def cpio(root, dest):
+    files = subprocess.run(
+        ["find", "."], cwd=root, capture_output=True, check=True
+    ).stdout
+    with open(dest, "wb") as f:
+        subprocess.run(
+            ["cpio", "--quiet", "-o", "-H", "newc"], cwd=root, input=files, stdout=f, check=True
+        )
+
+
+def initramfs(build, sc_name, conf, work):
+    """Builds crash.cpio and main.cpio for a run in work/."""
+    root = work / "root"
+    shutil.rmtree(root, ignore_errors=True)
+    for d in ("proc", "sys", "dev", "etc", "lib/modules", "tmp"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    userspace(build.arch, root)
+    for ko in ("hangtrail.ko", "smoke.ko", "test_lockup.ko"):
+        shutil.copy2(build.modules / ko, root / "lib" / "modules" / ko)
+    shutil.copy2(TOP / "selftests" / "guest" / "init", root / "init")
+    os.chmod(root / "init", 0o755)
+    shutil.copy2(TOP / "selftests" / "guest" / "ht.sh", root / "lib" / "ht.sh")
+    shutil.copy2(TOP / "selftests" / "scenarios" / f"{sc_name}.sh", root / "scenario.sh")
+    with open(root / "etc" / "ht.conf", "w") as f:
+        for k, v in conf.items():
+            f.write(f"{k}='{v}'\n")
+    cpio(root, work / "crash.cpio")
+    shutil.move(work / "crash.cpio", root / "crash.cpio")
+    shutil.copy2(build.kdir / build.arch.image, root / "kernel")
+    cpio(root, work / "main.cpio")
+    shutil.rmtree(root)
+    return work / "main.cpio"
+
+
+class Console:
+    """Reads QEMU's serial console into lines and console.log."""
+
+    def __init__(self, stream, logfile):
+        self.lines = []
+        self.last = time.monotonic()
+        self._lock = threading.Lock()
+        self._log = open(logfile, "w", errors="replace")
+        self._t = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._t.start()
+
+    def _read(self, stream):
+        buf = b""
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(4096)
+            if not chunk:
+                break
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            text = [ln.decode("utf-8", "replace").rstrip("\r") for ln in done]
+            with self._lock:
+                self.lines.extend(text)
+                self.last = time.monotonic()
+                for ln in text:
+                    self._log.write(ln + "\n")
+                self._log.flush()
+        if buf:
+            with self._lock:
+                self.lines.append(buf.decode("utf-8", "replace"))
+
+    def since(self, i):
+        with self._lock:
+            return self.lines[i:]
+
+    def silent_for(self):
+        with self._lock:
+            return time.monotonic() - self.last
+
+    def tail(self, n=30):
+        with self._lock:
+            return "\n".join(self.lines[-n:])
+
+    def close(self):
+        self._t.join(timeout=5)
+        self._log.close()
+
+
+@dataclasses.dataclass
+class Result:
+    out: Path
+    lines: list
+    boots: list
+    resets: int
+    files: dict
+    arch: str
+    scenario: str
+
+    def has(self, text):
+        return any(text in ln for ln in self.lines)
+
+    def value(self, key):
+        """The rest of the last console line starting with `key `."""
+        for ln in reversed(self.lines):
+            if ln.startswith(key + " "):
+                return ln[len(key) + 1 :]
+        return None
+
+    def json(self, name="decode.json"):
+        return json.loads((self.out / name).read_text())
+
+
+def extract_files(lines, out):
+    """Writes every HT-FILE block to out/, checking its md5."""
+    files, name, chunks = {}, None, []
+    for ln in lines:
+        if ln.startswith("HT-FILE-BEGIN "):
+            name, chunks = ln.split()[1], []
+        elif ln.startswith("HT-FILE-END ") and name:
+            _, end_name, md5 = ln.split()
+            try:
+                data = gzip.decompress(base64.b64decode("".join(chunks)))
+            except Exception as e:  # noqa: BLE001 - any decode error means corrupt
+                raise RunError(f"file {end_name} arrived corrupt over the console: {e}")
+            if hashlib.md5(data).hexdigest() != md5:
+                raise RunError(f"file {end_name} arrived corrupt over the console (md5)")
+            (out / end_name).write_bytes(data)
+            files[end_name] = out / end_name
+            name = None
+        elif name:
+            chunks.append(ln.strip())
+    return files
+
+
+def monitor(sock, cmd):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(sock))
+    s.recv(4096)
+    s.sendall(cmd.encode() + b"\n")
+    time.sleep(0.3)
+    s.close()
+
+
+def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=None, conf=None):
+    """Runs one scenario in a fresh guest; returns a Result or raises RunError."""
+    sc = SCENARIOS[sc_name]
+    build = prepare(arch_name)
+    arch = build.arch
+    cpus = cpus or sc.cpus
+    out = Path(out or Path("/tmp") / f"hangtrail-{sc_name}-{arch_name}")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    timeout = timeout or sc.timeout
+
+    run_conf = {
+        "HT_ARCH": arch_name,
+        "HT_SCENARIO": sc_name,
+        "HT_CPUS": cpus,
+        "HT_NONCE": f"0x{random.getrandbits(63) | 1:016X}",
+        "HT_PATTERN": f"0x{random.getrandbits(63) | 1:016X}",
+        "HT_REGION_ADDR": hex(arch.region),
+        "HT_REGION_SIZE": hex(REGION_SIZE),
+        # --params comes last: for a repeated parameter the kernel keeps the
+        # last value, so the caller's wins over the scenario's.
+        "HT_PARAMS": " ".join(p for p in (sc.params, params) if p),
+        "HT_CRASH_APPEND": f"console={arch.console} maxcpus=1 reset_devices",
+    }
+    run_conf.update(sc.conf)
+    run_conf.update(conf or {})
+    cmdline = " ".join(
+        a
+        for a in (f"console={arch.console}", arch.reserve, "crashkernel=256M", sc.append, append)
+        if a
+    )
+    initrd = initramfs(build, sc_name, run_conf, out)
+    sock = out / "monitor.sock"
+    cpu_model = sc.cpu.get(arch_name, "max,pauth-impdef=on" if arch_name == "arm64" else None)
+    cmd = arch.qemu + ["-smp", str(cpus), "-kernel", str(build.kdir / arch.image),
+                       "-initrd", str(initrd), "-append", cmdline, "-display", "none",
+                       "-serial", "stdio", "-monitor", f"unix:{sock},server,nowait"]
+    if cpu_model:
+        cmd += ["-cpu", cpu_model]
+    (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
+    log(f"{sc_name}/{arch_name}: booting ({cpus} CPUs), console: {out}/console.log")
+    q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    con = Console(q.stdout, out / "console.log")
+    start, seen, resets, boots, triggered, ended = time.monotonic(), 0, 0, [], False, None
+    try:
+        while True:
+            for ln in con.since(seen):
+                seen += 1
+                if ln.startswith("HT-BOOT "):
+                    boots.append(ln.split()[1])
+                    triggered = False
+                elif ln.startswith("HT-RESET-ME"):
+                    monitor(sock, "system_reset")
+                    resets += 1
+                elif ln.startswith("HT-TRIGGERED"):
+                    triggered = True
+                elif ln.startswith("HT-FAIL"):
+                    raise RunError(f"guest: {ln}")
+                elif ln.startswith("HT-END"):
+                    ended = time.monotonic()
+                elif "Kernel panic - not syncing" in ln and not triggered:
+                    raise RunError(f"kernel panic outside the scenario's trigger: {ln}")
+            if ended is not None and (q.poll() is not None or time.monotonic() - ended > 10):
+                break
+            if q.poll() is not None:
+                raise RunError(f"QEMU exited ({q.returncode}) before the scenario ended")
+            if triggered and con.silent_for() > sc.silence:
+                log(f"{sc_name}/{arch_name}: no console output for {sc.silence}s after the "
+                    f"trigger: hung; warm reset (RAM kept)")
+                monitor(sock, "system_reset")
+                resets += 1
+                triggered = False
+            if time.monotonic() - start > timeout:
+                raise RunError(f"guest timed out after {timeout}s (boots: {boots})")
+            time.sleep(0.2)
+    except RunError as e:
+        raise RunError(f"{sc_name}/{arch_name}: {e}\n--- last console lines ({out}/console.log):\n"
+                       f"{con.tail()}") from None
+    finally:
+        if q.poll() is None:
+            q.kill()
+        q.wait()
+        con.close()
+    lines = con.since(0)
+    try:
+        files = extract_files(lines, out)
+    except RunError as e:
+        raise RunError(f"{sc_name}/{arch_name}: {e}") from None
+    res = Result(out, lines, boots, resets, files, arch_name, sc_name)
+    if "previous.bin" in files:
+        decode(build, res)
+    (out / "run.json").write_text(json.dumps(
+        {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
+         "resets": resets, "files": sorted(files), "seconds": round(time.monotonic() - start, 1)},
+        indent=2) + "\n")
+    return res
+
+
+def decode(build, res):
+    """Runs the decoder on previous.bin: decode.json and decode.txt."""
+    args = [build.decoder, "decode"]
+    if "kallsyms" in res.files:
+        args += ["--kallsyms", res.files["kallsyms"]]
+    else:
+        args += ["--system-map", build.kdir / "System.map"]
+    args.append(res.files["previous.bin"])
+    (res.out / "decode.txt").write_text(sh(args) + "\n")
+    (res.out / "decode.json").write_text(sh(args[:2] + ["--json"] + args[2:]) + "\n")

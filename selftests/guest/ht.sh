@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for scenario scripts (sourced by /init). Everything the host runner
+# reads from the console is a line starting with HT-.
+
+HT_CONTROL=$((HT_REGION_ADDR + HT_REGION_SIZE))	# one page after the region
+
+ht_control_read() {	# word index -> hex value
+	devmem $((HT_CONTROL + 8 * $1)) 64
+}
+
+ht_control_write() {	# word index, value
+	devmem $((HT_CONTROL + 8 * $1)) 64 "$2"
+}
+
+ht_fail() {
+	echo "HT-FAIL $*"
+	ht_end
+}
+
+# Ends the boot: the runner waits for HT-END, then for QEMU to exit.
+ht_end() {
+	echo "HT-END"
+	sync
+	poweroff -f
+	sleep 3600
+}
+
+# Sends a file to the host: gzip + base64 between markers, with its md5.
+# printk is silenced while it goes, so no kernel line splits the block.
+ht_send() {	# path, name
+	[ -e "$1" ] || { echo "HT-NOFILE $2"; return 1; }
+	dmesg -n 1
+	echo "HT-FILE-BEGIN $2"
+	gzip -c < "$1" | base64
+	echo "HT-FILE-END $2 $(md5sum < "$1" | cut -d' ' -f1)"
+	dmesg -n 7
+}
+
+# Loads hangtrail.ko on the run's region, with the run's parameters ($@ adds
+# more, before the run's own so --params wins). Prints HT-INSMOD rc.
+ht_insmod() {
+	# shellcheck disable=SC2086
+	insmod /lib/modules/hangtrail.ko mem_address=$HT_REGION_ADDR \
+		mem_size=$HT_REGION_SIZE "$@" $HT_PARAMS
+	rc=$?
+	echo "HT-INSMOD $rc"
+	return $rc
+}
+
+# Loads the kdump crash kernel: the same image, with the crash initramfs.
+ht_kdump_load() {
+	kexec -p -s /kernel --initrd=/crash.cpio --append="$HT_CRASH_APPEND" ||
+		ht_fail "kexec -p failed"
+	echo "HT-KDUMP-LOADED $(cat /sys/kernel/kexec_crash_loaded)"
+}
+
+# The trail the module found at load, the dmesg summary, and kallsyms.
+ht_send_results() {
+	ht_send /sys/kernel/debug/hangtrail/previous previous.bin
+	dmesg | grep 'hangtrail:' | sed 's/^/HT-DMESG /'
+}
+
+# Pins this shell (and so what it starts) to CPU 0, so that a CPU locked up
+# with interrupts off cannot be the one that must run the trigger.
+ht_pin0() {
+	taskset -p 1 $$ >/dev/null
+}
+
+# Tells the runner the trigger is next, then waits: from here the guest
+# either reaches the crash kernel or hangs until the runner resets it.
+ht_triggered() {
+	echo "HT-TRIGGERED $*"
+}
+
+ht_wait_forever() {
+	while :; do sleep 60; done
+}
