@@ -176,9 +176,6 @@ unsafe extern "C" fn read_probes(
     w.put(b"dropped=");
     w.dec(live.writer.dropped());
     w.put(b"\n");
-    w.put(b"dropped=");
-    w.dec(live.writer.dropped());
-    w.put(b"\n");
     let len = w.len;
     // SAFETY: the read's own arguments; `text[..len]` is initialised.
     unsafe { to_user(buf, count, ppos, &text[..len]) }

@@ -69,26 +69,26 @@ impl kernel::Module for HangTrail {
         let phys = params::mem_address.get() as u64;
         let size = params::mem_size.get();
         let Some(mem_type) = MemType::from_param(params::mem_type.get()) else {
-            pr_err!("hangtrail: mem_type must be 0 (write-combine), 1 (uncached) or 2 (cached)\n");
+            pr_err!("mem_type must be 0 (write-combine), 1 (uncached) or 2 (cached)\n");
             return Err(EINVAL);
         };
         // Check every parameter before touching the region.
         let stall = match params::inject_stall.as_bytes() {
             [] => None,
             s => Some(Spec::parse(s).ok_or_else(|| {
-                pr_err!("hangtrail: bad inject_stall '{}': want symbol[+offset]\n", show(s));
+                pr_err!("bad inject_stall '{}': want symbol[+offset]\n", show(s));
                 EINVAL
             })?),
         };
         let users = plan::user_points(params::probes.as_bytes()).map_err(|bad| {
-            pr_err!("hangtrail: bad probes entry '{}': want symbol[+offset], at most {} points\n",
+            pr_err!("bad probes entry '{}': want symbol[+offset], at most {} points\n",
                 show(bad), format::MAX_POINTS);
             EINVAL
         })?;
         let region = Region::claim(phys, size, mem_type)?;
         let nr_cpus = nr_cpus();
         let Some(ring_records) = format::ring_records_for(size as u64, nr_cpus) else {
-            pr_err!("hangtrail: mem_size {:#x} is too small for {} CPUs\n", size, nr_cpus);
+            pr_err!("mem_size {:#x} is too small for {} CPUs\n", size, nr_cpus);
             return Err(EINVAL);
         };
 
@@ -108,7 +108,7 @@ impl kernel::Module for HangTrail {
         let live = this.live.as_mut().ok_or(EINVAL)?;
         let registered = registered?;
         if registered == 0 {
-            pr_err!("hangtrail: no point could be probed\n");
+            pr_err!("no point could be probed\n");
             return Err(ENOENT);
         }
         live.register_notifier();
@@ -122,7 +122,7 @@ impl kernel::Module for HangTrail {
 
         this.dir = Some(debugfs::Dir::create(this.previous.as_ref().map(Previous::bytes), true)?);
         pr_info!(
-            "hangtrail: recording to {:#x}+{:#x} ({} CPUs x {} records), {} of {} points probed\n",
+            "recording to {:#x}+{:#x} ({} CPUs x {} records), {} of {} points probed\n",
             phys, size, nr_cpus, ring_records, registered, live.nr
         );
         Ok(this)
@@ -179,7 +179,7 @@ fn add_points<'a>(
 fn report_skipped(live: &Live) {
     if let Some(p) = live.points().last() {
         let why = if p.status == format::POINT_MISSING { "no such symbol" } else { "refused by kprobes" };
-        pr_warn!("hangtrail: point {} not probed: {} ({})\n", show(format::cstr(&p.name)), why, p.errno);
+        pr_warn!("point {} not probed: {} ({})\n", show(format::cstr(&p.name)), why, p.errno);
     }
 }
 
@@ -192,7 +192,7 @@ fn keep_previous(region: &Region) -> Result<Option<Previous>> {
         Ok(t) => t.header,
         Err(format::HeaderError::BadMagic) => return Ok(None),
         Err(e) => {
-            pr_warn!("hangtrail: region holds no usable trail: {}\n", e.message());
+            pr_warn!("region holds no usable trail: {}\n", e.message());
             return Ok(None);
         }
     };
@@ -214,7 +214,7 @@ fn summarize(bytes: &[u8]) {
     let reached = t.header.flags & format::HDR_CRASH_KERNEL_REACHED != 0;
     let outcome = if reached { "crash kernel reached" } else { "crash kernel not reached" };
     let Some(last) = t.last_record(format::is_breadcrumb) else {
-        pr_info!("hangtrail: previous trail has no breadcrumbs ({})\n", outcome);
+        pr_info!("previous trail has no breadcrumbs ({})\n", outcome);
         return;
     };
     let mut name = [0u8; 96];
@@ -226,12 +226,12 @@ fn summarize(bytes: &[u8]) {
             let mut at = [0u8; 96];
             let m = describe(&t, &l, &mut at);
             pr_info!(
-                "hangtrail: previous boot stopped after {} on CPU {} (soft lockup on CPU {} at {}); {}\n",
+                "previous boot stopped after {} on CPU {} (soft lockup on CPU {} at {}); {}\n",
                 show(&name[..n]), last.cpu, l.cpu, show(&at[..m]), if crashed { outcome } else { "no crash" }
             );
         }
         None => pr_info!(
-            "hangtrail: previous boot stopped after {} on CPU {}; {}\n",
+            "previous boot stopped after {} on CPU {}; {}\n",
             show(&name[..n]), last.cpu, if crashed { outcome } else { "no crash" }
         ),
     }

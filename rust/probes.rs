@@ -98,7 +98,7 @@ impl Live {
     /// point that did not is kept in the table, marked missing or refused.
     pub(crate) fn add(&mut self, role: Role, spec: Spec<'_>, kretprobe: bool, stall: bool) -> Result<bool> {
         if self.nr == format::MAX_POINTS {
-            pr_err!("hangtrail: more than {} points\n", format::MAX_POINTS);
+            pr_err!("more than {} points\n", format::MAX_POINTS);
             return Err(EINVAL);
         }
         let p = &mut self.probes[self.nr];
@@ -218,7 +218,7 @@ impl Probe {
                 self.krp_registered = true;
             } else {
                 self.point.kretprobe = 0;
-                pr_warn!("hangtrail: no return probe on {}: error {}\n",
+                pr_warn!("no return probe on {}: error {}\n",
                     core::str::from_utf8(format::cstr(&self.symbol)).unwrap_or("?"), err);
             }
         }
@@ -262,7 +262,7 @@ pub(crate) fn record(live: &Live, c: &Crumb) -> u64 {
     if live.printk {
         let name = live.probes.get(c.point as usize).map_or(&[][..], |p| format::cstr(&p.point.name));
         pr_info!(
-            "hangtrail: {} {} pc={:#x} arg={:#x} seq={}\n",
+            "{} {} pc={:#x} arg={:#x} seq={}\n",
             c.kind.name(),
             core::str::from_utf8(name).unwrap_or("?"),
             c.pc,

@@ -61,15 +61,15 @@ impl Region {
     /// already claimed; nothing is written here.
     pub(crate) fn claim(phys: u64, size: usize, mem_type: MemType) -> Result<Self> {
         if size == 0 || phys == 0 {
-            pr_err!("hangtrail: mem_address and mem_size are required\n");
+            pr_err!("mem_address and mem_size are required\n");
             return Err(EINVAL);
         }
         if phys % 4096 != 0 || size % 4096 != 0 {
-            pr_err!("hangtrail: mem_address and mem_size must be page-aligned\n");
+            pr_err!("mem_address and mem_size must be page-aligned\n");
             return Err(EINVAL);
         }
         if phys.checked_add(size as u64).is_none() {
-            pr_err!("hangtrail: mem_address + mem_size overflows\n");
+            pr_err!("mem_address + mem_size overflows\n");
             return Err(EINVAL);
         }
         // SAFETY: a read-only walk of the resource tree.
@@ -83,7 +83,7 @@ impl Region {
         };
         if overlap != bindings::REGION_DISJOINT as i32 {
             pr_err!(
-                "hangtrail: region {:#x}+{:#x} overlaps System RAM: reserve it first (memmap=, mem=, reserved-memory)\n",
+                "region {:#x}+{:#x} overlaps System RAM: reserve it first (memmap=, mem=, reserved-memory)\n",
                 phys,
                 size
             );
@@ -101,7 +101,7 @@ impl Region {
             )
         };
         if res.is_null() {
-            pr_err!("hangtrail: region {:#x}+{:#x} is already claimed (see /proc/iomem)\n", phys, size);
+            pr_err!("region {:#x}+{:#x} is already claimed (see /proc/iomem)\n", phys, size);
             return Err(EBUSY);
         }
         // SAFETY: the range is ours now (claimed above) and not System RAM.
@@ -123,7 +123,7 @@ impl Region {
                     size as _,
                 )
             };
-            pr_err!("hangtrail: cannot map region {:#x}+{:#x}\n", phys, size);
+            pr_err!("cannot map region {:#x}+{:#x}\n", phys, size);
             return Err(ENOMEM);
         }
         Ok(Self { base: base.cast(), size, phys, mem_type, res })

@@ -52,11 +52,15 @@ class Arch:
     qemu: list
     console: str
     region: int  # physical address of the hangtrail region
-    reserve: str  # kernel args reserving region + control page
+    reserve: str  # kernel args reserving region + control page + ramoops
     image: str  # kernel image, relative to the build dir
+    ram: int  # an address inside System RAM (for a refused-load test)
+    ramoops: int  # where the module test puts ramoops, which claims it
 
 
 REGION_SIZE = 0x100000
+# After the region: the control page (the run's nonce, values kept across a
+# warm reset); see selftests/guest/ht.sh.
 
 ARCHES = {
     "x86_64": Arch(
@@ -66,6 +70,10 @@ ARCHES = {
         0x30000000,
         "memmap=2M$0x30000000",
         "arch/x86/boot/bzImage",
+        0x1000000,
+        # Above RAM: ramoops claims (request_mem_region) only what has no
+        # struct page; memmap= ranges have them.
+        0x70000000,
     ),
     "arm64": Arch(
         "arm64",
@@ -74,6 +82,8 @@ ARCHES = {
         0x78000000,
         "mem=768M",
         "arch/arm64/boot/Image",
+        0x41000000,
+        0x78110000,
     ),
 }
 
@@ -85,7 +95,7 @@ class Scenario:
 
     cpus: int = 2
     params: str = ""  # hangtrail.ko parameters of the scenario
-    append: str = ""  # extra kernel args
+    append: str = ""  # extra kernel args; {ramoops} is the ramoops address
     silence: int = 25  # seconds without output after HT-TRIGGERED = hung
     timeout: int = 300
     cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
@@ -96,7 +106,11 @@ LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
 
 SCENARIOS = {
     "smoke": Scenario(),
-    "module": Scenario(timeout=240),
+    "module": Scenario(
+        timeout=240,
+        append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
+        "ramoops.record_size=0x4000 ramoops.console_size=0x4000",
+    ),
     "softlockup-kdump": Scenario(append=LOCKUP),
     "stall-reset": Scenario(params="inject_stall=machine_kexec"),
     "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
@@ -333,6 +347,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         "HT_PATTERN": f"0x{random.getrandbits(63) | 1:016X}",
         "HT_REGION_ADDR": hex(arch.region),
         "HT_REGION_SIZE": hex(REGION_SIZE),
+        "HT_RAM_ADDR": hex(arch.ram),
+        "HT_RAMOOPS_ADDR": hex(arch.ramoops),
         # --params comes last: for a repeated parameter the kernel keeps the
         # last value, so the caller's wins over the scenario's.
         "HT_PARAMS": " ".join(p for p in (sc.params, params) if p),
@@ -342,7 +358,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     run_conf.update(conf or {})
     cmdline = " ".join(
         a
-        for a in (f"console={arch.console}", arch.reserve, "crashkernel=256M", sc.append, append)
+        for a in (f"console={arch.console}", arch.reserve, "crashkernel=256M",
+                  sc.append.format(ramoops=hex(arch.ramoops)), append)
         if a
     )
     initrd = initramfs(build, sc_name, run_conf, out)

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0
+# hangtrail.ko itself: bad parameters are refused with a clear message and
+# leave the region alone; a good load probes the plan and a probes= point,
+# records in order on the right CPU; rmmod with probes firing is safe; a
+# reload and a warm reset both find the earlier trail in `previous`.
+
+D=/sys/kernel/debug/hangtrail
+
+# One refused insmod: prints HT-CASE name rc last-hangtrail-dmesg-line.
+bad() {	# name, insmod args...
+	name=$1; shift
+	dmesg -c >/dev/null
+	insmod /lib/modules/hangtrail.ko "$@" 2>/dev/null
+	rc=$?
+	echo "HT-CASE $name $rc $(dmesg | grep 'hangtrail:' | tail -n 1 | sed 's/^\[[^]]*\] //')"
+}
+
+first() {
+	A=$HT_REGION_ADDR S=$HT_REGION_SIZE
+	# A pattern at the region's start: every refused load must leave it.
+	devmem "$A" 64 "$HT_PATTERN"
+	bad no-params
+	bad zero-size mem_address="$A" mem_size=0
+	bad unaligned mem_address=$((A + 8)) mem_size="$S"
+	bad system-ram mem_address="$HT_RAM_ADDR" mem_size="$S"
+	bad claimed mem_address="$HT_RAMOOPS_ADDR" mem_size=0x10000
+	bad too-small mem_address="$A" mem_size=0x1000
+	bad mem-type mem_address="$A" mem_size="$S" mem_type=7
+	bad probes-syntax mem_address="$A" mem_size="$S" probes=ksys_sync+zz
+	bad probes-empty-symbol mem_address="$A" mem_size="$S" probes=+4
+	bad stall-syntax mem_address="$A" mem_size="$S" inject_stall=ksys_sync+0x
+	echo "HT-REGION-WORD $(devmem "$A" 64)"
+	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
+
+	# A good load, with a point that does not exist (skipped, not fatal) and
+	# two that `sync` runs, in this order: ksys_sync calls iterate_supers.
+	ht_insmod probes=no_such_function_ht,ksys_sync,iterate_supers || ht_fail "insmod"
+	dmesg | grep 'hangtrail:' | sed 's/^/HT-DMESG /'
+	sed 's/^/HT-PROBE /' $D/probes
+	# What the kernel's own kprobe events say of the same points.
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+	for sym in caches_clean_inval_pou dcache_clean_inval_poc machine_kexec; do
+		if echo "p:ht_$sym $sym" >> /sys/kernel/tracing/kprobe_events 2>/dev/null; then
+			echo "HT-KPROBE-EVENT $sym accepted"
+		else
+			echo "HT-KPROBE-EVENT $sym refused"
+		fi
+	done
+	echo > /sys/kernel/tracing/kprobe_events
+	ht_kdump_load
+	taskset 2 sync
+	taskset 2 sync
+	sed 's/^/HT-PROBE /' $D/probes
+	ht_send $D/current current.bin
+	ht_send /proc/kallsyms kallsyms
+
+	# rmmod while a point fires on both CPUs, then load again: the trail just
+	# written is `previous` now.
+	(while :; do sync; done) &
+	loop=$!
+	taskset -p 2 $loop >/dev/null
+	sleep 1
+	rmmod hangtrail || ht_fail "rmmod"
+	kill $loop
+	echo "HT-OOPS-RMMOD $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
+	dmesg -c >/dev/null
+	ht_insmod probes=ksys_sync,iterate_supers || ht_fail "reload"
+	echo "HT-RELOAD-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
+	[ -e $D/previous ] && echo "HT-RELOAD-PREVIOUS yes"
+	taskset 2 sync
+	echo "HT-RESET-ME"
+	ht_wait_forever
+}
+
+again() {
+	ht_insmod || ht_fail "insmod after reset"
+	echo "HT-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
+	ht_send $D/previous previous.bin
+	ht_send /proc/kallsyms kallsyms-again
+	ht_end
+}
