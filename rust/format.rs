@@ -9,7 +9,7 @@
 //! `#[repr(C)]`, so the bytes in the region are exactly these structs.
 //!
 //! ```text
-//! offset 0              Header (HEADER_SIZE bytes, incl. the probe point table)
+//! offset 0              Header, then at POINTS_OFFSET the point table: HEADER_SIZE bytes
 //! HEADER_SIZE           sample slots:     nr_cpus * SAMPLES_PER_CPU records
 //! samples_offset()+...  breadcrumb rings: nr_cpus * ring_records   records
 //! ```
@@ -25,6 +25,8 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"HANGTRL1");
 pub const VERSION: u32 = 1;
 /// Bytes before the first record: fixed header plus the point table.
 pub const HEADER_SIZE: usize = 4096;
+/// Offset of the point table in the header area.
+pub const POINTS_OFFSET: usize = 1024;
 /// Size of every record.
 pub const RECORD_SIZE: usize = 64;
 /// Watchdog sample slots per CPU (a small ring of their own, so samples never
@@ -285,7 +287,8 @@ pub struct Point {
     pub _pad2: u32,
 }
 
-/// Fixed header, at offset 0 of the region.
+/// Fixed header, at offset 0 of the region. Small on purpose: the kernel
+/// side keeps copies on its stack.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Header {
@@ -328,16 +331,11 @@ pub struct Header {
     pub nr_points: u32,
     /// CPUs online when the trail started.
     pub online_cpus: u32,
-    /// Checksum of the header and point table with this field zero.
+    /// Checksum of the whole header area (`HEADER_SIZE` bytes, point table
+    /// included) with this field zero.
     pub csum: u32,
     /// Reserved, zero.
     pub _pad2: u32,
-    /// Reserved, zero: keeps `points` at offset 1024.
-    pub _reserved: [u8; 1024 - 208],
-    /// The probe points, `nr_points` used.
-    pub points: [Point; MAX_POINTS],
-    /// Reserved, zero: pads the header to `HEADER_SIZE`.
-    pub _tail: [u8; HEADER_SIZE - 1024 - MAX_POINTS * 64],
 }
 
 /// One record: a breadcrumb, a sample, or a piece of one.
@@ -368,25 +366,115 @@ pub struct Record {
 
 const _: () = assert!(core::mem::size_of::<Record>() == RECORD_SIZE);
 const _: () = assert!(core::mem::size_of::<Point>() == 64);
-const _: () = assert!(core::mem::size_of::<Header>() == HEADER_SIZE);
-const _: () = assert!(core::mem::offset_of!(Header, points) == 1024);
+const _: () = assert!(core::mem::size_of::<Header>() == HEADER_FIXED);
+const _: () = assert!(core::mem::size_of::<HeaderArea>() == HEADER_SIZE);
+const _: () = assert!(core::mem::offset_of!(HeaderArea, points) == POINTS_OFFSET);
+
+/// Bytes of `Header`.
+pub const HEADER_FIXED: usize = 208;
+const HEADER_CSUM_OFFSET: usize = core::mem::offset_of!(Header, csum);
+
+/// The whole header area as written: `Header`, reserved zeros, the point
+/// table. 4 KiB: the kernel builds it on the heap.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct HeaderArea {
+    /// The fixed header.
+    pub header: Header,
+    /// Reserved, zero.
+    pub _gap: [u8; POINTS_OFFSET - HEADER_FIXED],
+    /// The probe points, `header.nr_points` used.
+    pub points: [Point; MAX_POINTS],
+    /// Reserved, zero.
+    pub _tail: [u8; HEADER_SIZE - POINTS_OFFSET - MAX_POINTS * 64],
+}
 const _: () = assert!(core::mem::offset_of!(Record, csum) == RECORD_SIZE - 4);
 
-/// FNV-1a over `bytes`: cheap enough for a probe handler, and enough to tell
-/// a record from stale or random memory.
-pub const fn checksum(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+
+const fn fnv(mut h: u32, bytes: &[u8]) -> u32 {
     let mut i = 0;
     while i < bytes.len() {
         h ^= bytes[i] as u32;
         h = h.wrapping_mul(0x0100_0193);
         i += 1;
     }
-    // Never 0, so an all-zero record cannot pass.
+    h
+}
+
+/// Never 0, so that all-zero memory cannot pass.
+const fn nonzero(h: u32) -> u32 {
     if h == 0 {
         1
     } else {
         h
+    }
+}
+
+/// FNV-1a over `bytes`: cheap enough for a probe handler, and enough to tell
+/// a record from stale or random memory.
+pub const fn checksum(bytes: &[u8]) -> u32 {
+    nonzero(fnv(FNV_OFFSET, bytes))
+}
+
+/// Writes `h` into a header area and seals it (fills in the checksum): for
+/// a header changed after the fact, e.g. the crash kernel's flag.
+pub fn reseal(area: &mut [u8; HEADER_SIZE], h: &Header) {
+    let mut h = *h;
+    h.csum = 0;
+    area[..HEADER_FIXED].copy_from_slice(h.as_bytes());
+    h.csum = header_checksum(area);
+    area[..HEADER_FIXED].copy_from_slice(h.as_bytes());
+}
+
+/// `header_checksum` of an area holding `h` and only zeros after it (no
+/// points yet), without building the 4 KiB area.
+pub fn header_checksum_no_points(h: &Header) -> u32 {
+    let mut h = *h;
+    h.csum = 0;
+    let mut sum = fnv(FNV_OFFSET, h.as_bytes());
+    for _ in HEADER_FIXED..HEADER_SIZE {
+        sum = fnv(sum, &[0]);
+    }
+    nonzero(sum)
+}
+
+/// The checksum of a header area (`HEADER_SIZE` bytes), reading its `csum`
+/// field as zero.
+pub fn header_checksum(area: &[u8; HEADER_SIZE]) -> u32 {
+    let h = fnv(FNV_OFFSET, &area[..HEADER_CSUM_OFFSET]);
+    let h = fnv(h, &[0; 4]);
+    nonzero(fnv(h, &area[HEADER_CSUM_OFFSET + 4..]))
+}
+
+impl Point {
+    /// Reads a point-table entry.
+    pub fn from_bytes(b: &[u8; 64]) -> Self {
+        // SAFETY: `Point` is `repr(C)`, 64 bytes (asserted above), of integers
+        // and integer arrays: any bytes are a valid value; `read_unaligned`
+        // takes any alignment.
+        unsafe { core::ptr::read_unaligned(b.as_ptr() as *const Self) }
+    }
+}
+
+impl HeaderArea {
+    /// An all-zero area, to be filled in.
+    pub const fn zeroed() -> Self {
+        // SAFETY: integers and arrays of integers only: all-zero is valid.
+        unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    }
+
+    /// The area's bytes, as they sit in the region.
+    pub fn as_bytes(&self) -> &[u8; HEADER_SIZE] {
+        // SAFETY: `repr(C)`, exactly `HEADER_SIZE` bytes (asserted above), and
+        // every field is packed to its alignment, so no padding.
+        unsafe { &*(self as *const Self as *const [u8; HEADER_SIZE]) }
+    }
+
+    /// Fills in `header.csum`: call after the last change.
+    pub fn seal(&mut self) {
+        self.header.csum = 0;
+        self.header.csum = header_checksum(self.as_bytes());
     }
 }
 
@@ -433,13 +521,6 @@ impl Record {
 }
 
 impl Header {
-    /// The header's bytes, as they sit in the region.
-    pub fn as_bytes(&self) -> &[u8; HEADER_SIZE] {
-        // SAFETY: `Header` is `repr(C)`, exactly `HEADER_SIZE` bytes (asserted
-        // above), and every field is packed to its alignment, so no padding.
-        unsafe { &*(self as *const Self as *const [u8; HEADER_SIZE]) }
-    }
-
     /// An all-zero header, to be filled in.
     pub const fn zeroed() -> Self {
         // SAFETY: every field is an integer or an array of integers, for which
@@ -447,22 +528,22 @@ impl Header {
         unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     }
 
-    /// Reads a header from `HEADER_SIZE` bytes (any alignment).
+    /// The header's bytes, as they sit at the start of the region.
+    pub fn as_bytes(&self) -> &[u8; HEADER_FIXED] {
+        // SAFETY: `repr(C)`, exactly `HEADER_FIXED` bytes (asserted above),
+        // every field packed to its alignment, so no padding.
+        unsafe { &*(self as *const Self as *const [u8; HEADER_FIXED]) }
+    }
+
+    /// Reads the header from the start of a header area.
     pub fn from_bytes(b: &[u8; HEADER_SIZE]) -> Self {
         let mut h = Self::zeroed();
         // SAFETY: as in `zeroed`, any bytes are a valid `Header`; the source
-        // and destination are both `HEADER_SIZE` bytes and do not overlap.
+        // has at least `HEADER_FIXED` bytes and does not overlap `h`.
         unsafe {
-            core::ptr::copy_nonoverlapping(b.as_ptr(), &mut h as *mut Self as *mut u8, HEADER_SIZE)
+            core::ptr::copy_nonoverlapping(b.as_ptr(), &mut h as *mut Self as *mut u8, HEADER_FIXED)
         };
         h
-    }
-
-    /// The checksum this header should carry.
-    pub fn compute_csum(&self) -> u32 {
-        let mut copy = *self;
-        copy.csum = 0;
-        checksum(copy.as_bytes())
     }
 
     /// Offset of CPU `cpu`'s sample slots.
@@ -581,7 +662,7 @@ impl<'a> Trail<'a> {
         if header.version > VERSION {
             return Err(HeaderError::NewerVersion(header.version));
         }
-        if header.csum != header.compute_csum() {
+        if header.csum != header_checksum(hb) {
             return Err(HeaderError::BadChecksum);
         }
         let geometry_ok = header.version == VERSION
@@ -597,9 +678,18 @@ impl<'a> Trail<'a> {
         Ok(Self { header, bytes })
     }
 
+    /// Point `i` of the table, if in use.
+    pub fn point(&self, i: usize) -> Option<Point> {
+        if i >= self.header.nr_points as usize {
+            return None;
+        }
+        let off = POINTS_OFFSET + i * 64;
+        self.bytes.get(off..off + 64)?.first_chunk::<64>().map(Point::from_bytes)
+    }
+
     /// The points in use.
-    pub fn points(&self) -> &[Point] {
-        &self.header.points[..self.header.nr_points as usize]
+    pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
+        (0..self.header.nr_points as usize).filter_map(|i| self.point(i))
     }
 
     fn slot_at(&self, off: usize, cpu: u32) -> Slot {

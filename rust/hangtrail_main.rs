@@ -24,10 +24,10 @@ mod probes;
 mod region;
 mod softlockup;
 
-use format::{Header, Kind, Role, Trail};
+use format::{Header, HeaderArea, Kind, Role, Trail};
 use plan::Spec;
 use probes::Live;
-use region::{Crumb, MemType, Region, Writer};
+use region::{Crumb, MemType, Region};
 
 module! {
     type: HangTrail,
@@ -99,8 +99,8 @@ impl kernel::Module for HangTrail {
             return Ok(Self { dir: Some(dir), live: None, _claimed: Some(region), previous });
         }
 
-        let writer = Writer::start(region, new_header(phys, size, nr_cpus, ring_records));
-        let mut live = Live::new(writer, params::printk.get())?;
+        let header = new_header(phys, size, nr_cpus, ring_records);
+        let mut live = Live::new(region, header, params::printk.get())?;
         live.publish();
         let mut this = Self { dir: None, live: None, _claimed: None, previous };
         let registered = add_points(&mut live, users, stall);
@@ -112,12 +112,7 @@ impl kernel::Module for HangTrail {
             return Err(ENOENT);
         }
         live.register_notifier();
-        let mut h = new_header(phys, size, nr_cpus, ring_records);
-        for (slot, p) in h.points.iter_mut().zip(live.points()) {
-            *slot = *p;
-        }
-        h.nr_points = live.nr as u32;
-        live.writer.region().write_header(&h);
+        write_points(live)?;
         live.writer.write(&Crumb::new(Kind::Start, format::NO_POINT, 0, registered as u64));
 
         this.dir = Some(debugfs::Dir::create(this.previous.as_ref().map(Previous::bytes), true)?);
@@ -183,12 +178,30 @@ fn report_skipped(live: &Live) {
     }
 }
 
+/// Rewrites the header with the point table, now that addresses are known.
+fn write_points(live: &mut Live) -> Result {
+    let mut area = KBox::<HeaderArea>::new_uninit(GFP_KERNEL)?;
+    // SAFETY: all-zero is a valid `HeaderArea` (integers only).
+    let mut area = unsafe {
+        core::ptr::write_bytes(area.as_mut_ptr(), 0, 1);
+        area.assume_init()
+    };
+    area.header = *live.writer.header();
+    for (slot, p) in area.points.iter_mut().zip(live.points()) {
+        *slot = *p;
+    }
+    area.header.nr_points = live.nr as u32;
+    area.seal();
+    live.writer.region().write_header(area.as_bytes());
+    Ok(())
+}
+
 /// Copies out a valid trail found in the region, says where it stopped, and
-/// in a crash kernel marks it "crash kernel reached".
+/// in a crash kernel marks it "crash kernel reached" (in the region and the
+/// copy).
 fn keep_previous(region: &Region) -> Result<Option<Previous>> {
-    let mut head = [0u8; format::HEADER_SIZE];
-    region.copy_out(0, &mut head);
-    let header = match Trail::parse(&head) {
+    let mut copy = Previous::copy(region, region.size())?;
+    let header = match Trail::parse(copy.bytes()) {
         Ok(t) => t.header,
         Err(format::HeaderError::BadMagic) => return Ok(None),
         Err(e) => {
@@ -200,17 +213,18 @@ fn keep_previous(region: &Region) -> Result<Option<Previous>> {
     if unsafe { bindings::hangtrail_is_kdump_kernel() } {
         let mut h = header;
         h.flags |= format::HDR_CRASH_KERNEL_REACHED;
-        region.write_header(&h);
+        let area = copy.0.first_chunk_mut::<{ format::HEADER_SIZE }>().ok_or(EINVAL)?;
+        format::reseal(area, &h);
+        region.write_header(area);
     }
-    let len = header.used_size().min(region.size());
-    let previous = Previous::copy(region, len)?;
-    summarize(previous.bytes());
-    Ok(Some(previous))
+    if let Ok(t) = Trail::parse(copy.bytes()) {
+        summarize(&t);
+    }
+    Ok(Some(copy))
 }
 
 /// The one dmesg line about the previous trail.
-fn summarize(bytes: &[u8]) {
-    let Ok(t) = Trail::parse(bytes) else { return };
+fn summarize(t: &Trail<'_>) {
     let reached = t.header.flags & format::HDR_CRASH_KERNEL_REACHED != 0;
     let outcome = if reached { "crash kernel reached" } else { "crash kernel not reached" };
     let Some(last) = t.last_record(format::is_breadcrumb) else {
@@ -218,13 +232,13 @@ fn summarize(bytes: &[u8]) {
         return;
     };
     let mut name = [0u8; 96];
-    let n = describe(&t, &last, &mut name);
+    let n = describe(t, &last, &mut name);
     let lockup = t.last_record(|r| r.kind == Kind::SoftLockup as u8);
     let crashed = last.flags & format::REC_CRASH_PHASE != 0;
     match lockup {
         Some(l) => {
             let mut at = [0u8; 96];
-            let m = describe(&t, &l, &mut at);
+            let m = describe(t, &l, &mut at);
             pr_info!(
                 "previous boot stopped after {} on CPU {} (soft lockup on CPU {} at {}); {}\n",
                 show(&name[..n]), last.cpu, l.cpu, show(&at[..m]), if crashed { outcome } else { "no crash" }
@@ -247,7 +261,7 @@ fn describe(t: &Trail<'_>, r: &format::Record, out: &mut [u8]) -> usize {
         }
         w.put(b"pc 0x");
         w.hex(r.pc);
-    } else if let Some(p) = t.points().get(r.point as usize) {
+    } else if let Some(p) = t.point(r.point as usize) {
         w.put(format::cstr(&p.name));
         if r.kind == Kind::Return as u8 {
             w.put(b" (returned)");

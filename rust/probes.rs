@@ -8,7 +8,8 @@
 use crate::bindings;
 use crate::format::{self, Kind, Point, Role, NO_POINT, POINT_NAME_LEN};
 use crate::plan::{self, Spec};
-use crate::region::{Crumb, Writer};
+use crate::format::Header;
+use crate::region::{Crumb, Region, Writer};
 use crate::softlockup;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
@@ -70,19 +71,20 @@ pub(crate) fn live() -> Option<&'static Live> {
 }
 
 impl Live {
-    /// Allocates a zeroed `Live` around `writer` (it is large: built in place,
-    /// not on the stack).
-    pub(crate) fn new(writer: Writer, printk: bool) -> Result<KVBox<Self>> {
+    /// Starts a fresh trail in `region` and returns the state around it. It
+    /// is large (probes, counters): built in place on the heap, never on the
+    /// stack.
+    pub(crate) fn new(region: Region, header: Header, printk: bool) -> Result<KVBox<Self>> {
         let mut b = KVBox::<Self>::new_uninit(GFP_KERNEL)?;
+        let p = b.as_mut_ptr();
         // SAFETY: every field of `Live` is valid when all-zero (C structs,
-        // integers, atomics, bools, the `Role::User` discriminant 0) except
-        // `writer`, which is written right after, before `assume_init`.
-        let live = unsafe {
-            core::ptr::write_bytes(b.as_mut_ptr(), 0, 1);
-            core::ptr::addr_of_mut!((*b.as_mut_ptr()).writer).write(writer);
+        // integers, atomics, bools, `Role::User` = 0) except the writer's
+        // region and header, which `start_at` writes, before `assume_init`.
+        let mut live = unsafe {
+            core::ptr::write_bytes(p, 0, 1);
+            Writer::start_at(core::ptr::addr_of_mut!((*p).writer), region, header);
             b.assume_init()
         };
-        let mut live = live;
         live.printk = printk;
         Ok(live)
     }

@@ -188,11 +188,9 @@ impl Region {
         unsafe { bindings::hangtrail_wmb() };
     }
 
-    /// Rewrites the header, with its checksum.
-    pub(crate) fn write_header(&self, h: &Header) {
-        let mut h = *h;
-        h.csum = h.compute_csum();
-        self.copy_in(0, h.as_bytes());
+    /// Writes a sealed header area.
+    pub(crate) fn write_header(&self, area: &[u8; format::HEADER_SIZE]) {
+        self.copy_in(0, area);
         self.barrier();
     }
 }
@@ -253,19 +251,31 @@ impl Crumb {
 }
 
 impl Writer {
-    /// Starts a fresh trail in `region`: writes `header` and zeroes every
-    /// record slot.
-    pub(crate) fn start(region: Region, header: Header) -> Self {
-        region.zero(format::HEADER_SIZE, header.used_size() - format::HEADER_SIZE);
-        region.write_header(&header);
-        Self {
-            region,
-            header,
-            seq: AtomicU64::new(0),
-            heads: [const { AtomicU32::new(0) }; MAX_CPUS],
-            sample_heads: [const { AtomicU32::new(0) }; MAX_CPUS],
-            dropped: AtomicU64::new(0),
+    /// Starts a fresh trail in `region` at `place`: zeroes every record slot
+    /// and writes `header` (with no points yet). The writer is 8 KiB: it is
+    /// built where it will live, not on the stack.
+    ///
+    /// # Safety
+    ///
+    /// `place` is valid for writes and zero-filled (all-zero counters are
+    /// the valid initial state); `region` and `header` are moved in.
+    pub(crate) unsafe fn start_at(place: *mut Self, region: Region, header: Header) {
+        region.zero(0, header.used_size());
+        // The point table is still zero.
+        let mut sealed = header;
+        sealed.csum = format::header_checksum_no_points(&header);
+        region.copy_in(0, sealed.as_bytes());
+        region.barrier();
+        // SAFETY: the caller's contract.
+        unsafe {
+            core::ptr::addr_of_mut!((*place).region).write(region);
+            core::ptr::addr_of_mut!((*place).header).write(header);
         }
+    }
+
+    /// The header the trail started with.
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
     }
 
     /// The live region.
