@@ -1,0 +1,668 @@
+//! Region bytes -> [`Decoded`]: every slot classified, valid records sorted
+//! by seq and symbolized, and the facts the verdict is built from.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::debuginfo::DebugInfo;
+use crate::format::{
+    cstr, Arch, Header, HeaderError, Kind, Point, Record, Role, Slot, Trail, HEADER_SIZE,
+    POINT_MISSING, POINT_REFUSED, POINT_REGISTERED, RECORD_SIZE, REC_CRASH_PHASE, REC_IDLE,
+    REC_LOAD_PHASE, REC_USER,
+};
+use crate::symbols::{Resolver, Source, Sym, SymbolError, SymbolTable, MAX_SYMBOL_SPAN};
+use crate::verdict::{self, SoftLockup, StaleCpu, Stuck, Verdict};
+
+/// Which part of the region a slot is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    /// A CPU's breadcrumb ring.
+    Ring,
+    /// A CPU's watchdog sample slots.
+    Samples,
+}
+
+impl Area {
+    /// `"ring"` or `"samples"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ring => "ring",
+            Self::Samples => "samples",
+        }
+    }
+}
+
+/// `file:line` and instruction of a pc, from `--vmlinux`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DebugLine {
+    /// `file:line`.
+    pub location: Option<String>,
+    /// Disassembled instruction at the pc.
+    pub insn: Option<String>,
+}
+
+/// A valid record with what the decoder made of it.
+#[derive(Clone, Debug)]
+pub struct Rec {
+    /// The record as read (checksum verified).
+    pub raw: Record,
+    /// Its kind.
+    pub kind: Kind,
+    /// Where it was found.
+    pub area: Area,
+    /// Slot index within its CPU's area.
+    pub slot: u32,
+    /// Index into the point table, if the record names a point in use.
+    pub point: Option<u16>,
+    /// Where `pc` is.
+    pub sym: Option<Sym>,
+    /// `--vmlinux` facts about `pc`.
+    pub debug: Option<Arc<DebugLine>>,
+}
+
+impl Rec {
+    /// Sequence number.
+    pub fn seq(&self) -> u64 {
+        self.raw.seq
+    }
+    /// CPU that wrote it.
+    pub fn cpu(&self) -> u32 {
+        self.raw.cpu
+    }
+    /// Program counter.
+    pub fn pc(&self) -> u64 {
+        self.raw.pc
+    }
+    /// Kind-specific argument.
+    pub fn arg(&self) -> u64 {
+        self.raw.arg
+    }
+    /// `REC_*` flags.
+    pub fn flags(&self) -> u8 {
+        self.raw.flags
+    }
+    /// Whether `flag` is set.
+    pub fn has(&self, flag: u8) -> bool {
+        self.raw.flags & flag != 0
+    }
+    /// A breadcrumb a person would call "where it was".
+    pub fn is_breadcrumb(&self) -> bool {
+        crate::format::is_breadcrumb(&self.raw)
+    }
+    /// Non-idle, non-user sample.
+    pub fn is_busy_kernel(&self) -> bool {
+        !self.has(REC_IDLE) && !self.has(REC_USER)
+    }
+    /// `symbol+0xoff [module]`, or the raw pc.
+    pub fn location(&self) -> String {
+        match &self.sym {
+            Some(s) => s.to_string(),
+            None => format!("{:#x}", self.pc()),
+        }
+    }
+}
+
+/// Text from the region for display: invalid UTF-8 replaced, control
+/// characters escaped as `\xNN` (a corrupt name must not drive a terminal).
+pub fn printable(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for c in String::from_utf8_lossy(b).chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Names of the `REC_*` flags set in `flags`, in a stable order.
+pub fn flag_names(flags: u8) -> impl Iterator<Item = &'static str> {
+    [
+        (REC_LOAD_PHASE, "load"),
+        (REC_CRASH_PHASE, "crash"),
+        (REC_IDLE, "idle"),
+        (REC_USER, "user"),
+    ]
+    .into_iter()
+    .filter(move |(f, _)| flags & f != 0)
+    .map(|(_, n)| n)
+}
+
+/// One entry of the header's point table.
+#[derive(Clone, Debug)]
+pub struct PointInfo {
+    /// Index in the table.
+    pub index: u16,
+    /// `symbol` or `symbol+0xoff`.
+    pub name: String,
+    /// Runtime address probed (0 unless registered).
+    pub addr: u64,
+    /// Role, if known.
+    pub role: Option<Role>,
+    /// Raw role byte.
+    pub role_raw: u8,
+    /// `POINT_*` status.
+    pub status: u8,
+    /// Negative errno when refused.
+    pub errno: i32,
+    /// Offset into the symbol.
+    pub offset: u32,
+    /// Also a kretprobe.
+    pub kretprobe: bool,
+}
+
+impl PointInfo {
+    fn new(index: u16, p: &Point) -> Self {
+        Self {
+            index,
+            name: printable(cstr(&p.name)),
+            addr: p.addr,
+            role: Role::from_u8(p.role),
+            role_raw: p.role,
+            status: p.status,
+            errno: p.errno,
+            offset: p.offset,
+            kretprobe: p.kretprobe != 0,
+        }
+    }
+
+    /// The symbol part of the name (before `+`).
+    pub fn symbol(&self) -> &str {
+        self.name.split_once('+').map_or(&self.name, |(s, _)| s)
+    }
+
+    /// `"registered"`, `"missing"`, `"refused"` or `"unknown"`.
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            POINT_REGISTERED => "registered",
+            POINT_MISSING => "missing",
+            POINT_REFUSED => "refused",
+            _ => "unknown",
+        }
+    }
+
+    /// Role name, or `role<N>` for an unknown role byte.
+    pub fn role_name(&self) -> String {
+        match self.role {
+            Some(r) => r.name().to_string(),
+            None => format!("role{}", self.role_raw),
+        }
+    }
+
+    /// Whether kprobes accepted it.
+    pub fn registered(&self) -> bool {
+        self.status == POINT_REGISTERED
+    }
+}
+
+/// A slot that held something, but not a valid record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadSlot {
+    /// CPU whose area it is in.
+    pub cpu: u32,
+    /// Ring or samples.
+    pub area: Area,
+    /// Index in that CPU's area.
+    pub slot: u32,
+    /// `"torn"` or `"invalid"`.
+    pub reason: &'static str,
+}
+
+/// How the slots of the region were classified.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotCounts {
+    /// Valid records.
+    pub valid: u64,
+    /// Never-written slots.
+    pub empty: u64,
+    /// Torn records (seq 0, body not zero).
+    pub torn: u64,
+    /// Checksum, CPU or kind mismatches.
+    pub invalid: u64,
+    /// Slots past the end of the input.
+    pub missing: u64,
+}
+
+/// Everything the decoder found in a region.
+pub struct Decoded {
+    /// The (checksummed) header.
+    pub header: Header,
+    /// Bytes of input.
+    pub input_len: usize,
+    /// The point table.
+    pub points: Vec<PointInfo>,
+    /// Valid breadcrumb-ring records, by seq.
+    pub records: Vec<Rec>,
+    /// Valid sample-slot records, by seq.
+    pub samples: Vec<Rec>,
+    /// Torn and invalid slots, in region order.
+    pub invalid: Vec<BadSlot>,
+    /// Slot counts.
+    pub counts: SlotCounts,
+    /// Kind of the symbol file used, if any.
+    pub symbol_source: Option<Source>,
+    /// KASLR slide applied to pcs before lookup, if symbols were given.
+    pub slide: Option<u64>,
+    /// The last soft lockup report.
+    pub softlockup: Option<SoftLockup>,
+    /// CPUs still online after the CPU stop that never saved their state.
+    pub stale_cpus: Vec<StaleCpu>,
+    /// CPUs whose last samples sit in one function.
+    pub stuck: Vec<Stuck>,
+    /// Where the machine hung.
+    pub verdict: Verdict,
+    /// Things the reader should know (not errors).
+    pub warnings: Vec<String>,
+}
+
+impl Decoded {
+    /// The decoded architecture, if known.
+    pub fn arch(&self) -> Option<Arch> {
+        Arch::from_u32(self.header.arch)
+    }
+
+    /// The point a record refers to.
+    pub fn point(&self, r: &Rec) -> Option<&PointInfo> {
+        self.points.get(usize::from(r.point?))
+    }
+
+    /// The role of the point a record refers to.
+    pub fn role(&self, r: &Rec) -> Option<Role> {
+        self.point(r)?.role
+    }
+
+    /// Whether `r` is part of the crash path: written after panic entry, or
+    /// at a point on the kdump path.
+    pub fn is_crash_path(&self, r: &Rec) -> bool {
+        r.has(REC_CRASH_PHASE) || self.role(r).and_then(Role::crash_path_rank).is_some()
+    }
+
+    /// Header reference symbol name.
+    pub fn ref_name(&self) -> String {
+        printable(cstr(&self.header.ref_name))
+    }
+
+    /// Kernel release of the writer.
+    pub fn release(&self) -> String {
+        printable(cstr(&self.header.release))
+    }
+}
+
+/// Why a region could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// Not a trail, or a corrupt header.
+    Header(HeaderError),
+    /// The `--kallsyms`/`--system-map` file cannot be used with this trail.
+    Symbols(SymbolError),
+    /// The `--vmlinux` file cannot be used with this trail.
+    Vmlinux(SymbolError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Header(HeaderError::NewerVersion(v)) => write!(
+                f,
+                "{} (version {v}, this decoder reads up to {})",
+                HeaderError::NewerVersion(*v).message(),
+                crate::format::VERSION
+            ),
+            Self::Header(e) => f.write_str(e.message()),
+            Self::Symbols(e) | Self::Vmlinux(e) => e.fmt(f),
+        }
+    }
+}
+
+/// What to symbolize with.
+#[derive(Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// `--kallsyms` or `--system-map`.
+    pub symbols: Option<&'a SymbolTable>,
+    /// `--vmlinux`.
+    pub debug: Option<&'a DebugInfo>,
+}
+
+fn classify(
+    trail: &Trail<'_>,
+    len: usize,
+    records: &mut Vec<Rec>,
+    samples: &mut Vec<Rec>,
+    invalid: &mut Vec<BadSlot>,
+    counts: &mut SlotCounts,
+) {
+    let h = &trail.header;
+    let nr_points = h.nr_points;
+    for area in [Area::Samples, Area::Ring] {
+        let per_cpu = match area {
+            Area::Samples => h.samples_per_cpu,
+            Area::Ring => h.ring_records,
+        };
+        for cpu in 0..h.nr_cpus {
+            let base = match area {
+                Area::Samples => h.samples_offset(cpu),
+                Area::Ring => h.ring_offset(cpu),
+            };
+            if base >= len {
+                // This CPU's slots and those of every later CPU are missing:
+                // count them without walking a header-sized loop.
+                counts.missing += u64::from(per_cpu) * u64::from(h.nr_cpus - cpu);
+                break;
+            }
+            let present = ((len - base) / RECORD_SIZE).min(per_cpu as usize) as u32;
+            counts.missing += u64::from(per_cpu - present);
+            for slot in 0..present {
+                let s = match area {
+                    Area::Samples => trail.sample_slot(cpu, slot),
+                    Area::Ring => trail.ring_slot(cpu, slot),
+                };
+                let reason = match s {
+                    Slot::Valid(raw) => {
+                        let Some(kind) = Kind::from_u8(raw.kind) else {
+                            counts.invalid += 1;
+                            invalid.push(BadSlot {
+                                cpu,
+                                area,
+                                slot,
+                                reason: "invalid",
+                            });
+                            continue;
+                        };
+                        counts.valid += 1;
+                        let point = (kind != Kind::Name && u32::from(raw.point) < nr_points)
+                            .then_some(raw.point);
+                        let rec = Rec {
+                            raw,
+                            kind,
+                            area,
+                            slot,
+                            point,
+                            sym: None,
+                            debug: None,
+                        };
+                        match area {
+                            Area::Samples => samples.push(rec),
+                            Area::Ring => records.push(rec),
+                        }
+                        continue;
+                    }
+                    Slot::Empty => {
+                        counts.empty += 1;
+                        continue;
+                    }
+                    Slot::Missing => {
+                        counts.missing += 1;
+                        continue;
+                    }
+                    Slot::Torn => {
+                        counts.torn += 1;
+                        "torn"
+                    }
+                    Slot::Invalid => {
+                        counts.invalid += 1;
+                        "invalid"
+                    }
+                };
+                invalid.push(BadSlot {
+                    cpu,
+                    area,
+                    slot,
+                    reason,
+                });
+            }
+        }
+    }
+}
+
+/// A name chunk: `(chunk index, chunk seq, payload)`.
+type Chunk = (u16, u64, [u8; crate::format::PAYLOAD_LEN]);
+/// Name chunks by owner seq.
+type Chunks = HashMap<u64, Vec<Chunk>>;
+
+fn collect_chunks(records: &[Rec]) -> Chunks {
+    let mut chunks = Chunks::new();
+    for r in records.iter().filter(|r| r.kind == Kind::Name) {
+        chunks
+            .entry(r.arg())
+            .or_default()
+            .push((r.raw.point, r.seq(), r.raw.payload));
+    }
+    chunks
+}
+
+/// Joins an owner's name chunks (0, 1, 2, ... without gaps; the first copy
+/// of a duplicated index wins) and parses the text.
+fn assemble(chunks: &mut [Chunk]) -> Option<(Sym, Option<u64>)> {
+    chunks.sort_by_key(|&(idx, seq, _)| (idx, seq));
+    let mut text = Vec::new();
+    let mut next = 0u16;
+    for (idx, _, payload) in chunks.iter() {
+        if *idx < next {
+            continue;
+        }
+        if *idx != next {
+            break;
+        }
+        let part = cstr(payload);
+        text.extend_from_slice(part);
+        next += 1;
+        if part.len() < payload.len() {
+            break;
+        }
+    }
+    Sym::parse_sized(std::str::from_utf8(&text).ok()?)
+}
+
+/// The name of a probe record from its point: `symbol`, offset
+/// `Point.offset + (pc - Point.addr)` when that is sane, else `Point.offset`.
+fn point_sym(p: &PointInfo, pc: u64) -> Option<Sym> {
+    let name = p.symbol();
+    if name.is_empty() {
+        return None;
+    }
+    let base = u64::from(p.offset);
+    let offset = if p.addr == 0 {
+        base
+    } else {
+        let off = i128::from(base) + i128::from(pc) - i128::from(p.addr);
+        match u64::try_from(off) {
+            Ok(o) if o <= MAX_SYMBOL_SPAN => o,
+            _ => base,
+        }
+    };
+    Some(Sym::new(name, offset))
+}
+
+/// A function learned from a name chunk's `name+0xoff/0xsize`: other pcs
+/// of the same boot inside it (samples, frames) get its name too.
+struct Learned {
+    start: u64,
+    end: u64,
+    sym: Sym,
+}
+
+/// Names every record: its name chunks, else its probe point, else a
+/// function learned from other records' name chunks, else the symbol file.
+fn symbolize(recs: &mut [Rec], points: &[PointInfo], resolver: Option<&Resolver<'_>>) {
+    let mut chunks = collect_chunks(recs);
+    let mut learned = Vec::new();
+    if !chunks.is_empty() {
+        for r in recs.iter_mut().filter(|r| r.kind != Kind::Name) {
+            let Some((sym, size)) = chunks.get_mut(&r.seq()).and_then(|c| assemble(c)) else {
+                continue;
+            };
+            if let (Some(size), Some(start)) = (size, r.pc().checked_sub(sym.offset)) {
+                if size <= MAX_SYMBOL_SPAN && r.pc() != 0 {
+                    let s = Sym {
+                        offset: 0,
+                        ..sym.clone()
+                    };
+                    learned.push(Learned {
+                        start,
+                        end: start.saturating_add(size),
+                        sym: s,
+                    });
+                }
+            }
+            r.sym = Some(sym);
+        }
+    }
+    learned.sort_by_key(|l| l.start);
+    for r in recs.iter_mut() {
+        if r.sym.is_some() || r.kind == Kind::Name || r.has(REC_USER) || r.pc() == 0 {
+            continue;
+        }
+        if matches!(r.kind, Kind::Probe | Kind::Return) {
+            if let Some(p) = r.point.and_then(|i| points.get(usize::from(i))) {
+                r.sym = point_sym(p, r.pc());
+                if r.sym.is_some() {
+                    continue;
+                }
+            }
+        }
+        let pc = r.pc();
+        let i = learned.partition_point(|l| l.start <= pc);
+        if let Some(l) = i.checked_sub(1).map(|i| &learned[i]).filter(|l| pc < l.end) {
+            r.sym = Some(Sym {
+                offset: pc - l.start,
+                ..l.sym.clone()
+            });
+            continue;
+        }
+        r.sym = resolver.and_then(|res| res.lookup(pc));
+    }
+}
+
+/// Sorts by (seq, cpu, slot). A stable sort, because it finds the runs
+/// already there: each CPU's ring is one or two runs of increasing seq.
+fn sort_records(v: &mut [Rec]) {
+    v.sort_by_key(|r| (r.seq(), r.cpu(), r.slot));
+}
+
+/// Decodes `bytes` (a whole region, or a copy cut short after the header).
+pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
+    let trail = Trail::parse(bytes).map_err(Error::Header)?;
+    let header = trail.header;
+    let points: Vec<PointInfo> = trail
+        .points()
+        .enumerate()
+        .map(|(i, p)| PointInfo::new(i as u16, &p))
+        .collect();
+    let ref_name = printable(cstr(&header.ref_name));
+    let mut warnings = Vec::new();
+
+    // Room for every ring slot the input holds (never more than it can).
+    let slots = (bytes.len().saturating_sub(HEADER_SIZE) / RECORD_SIZE)
+        .min(header.nr_cpus as usize * header.ring_records as usize);
+    let mut records = Vec::with_capacity(slots);
+    let mut samples = Vec::new();
+    let mut invalid = Vec::new();
+    let mut counts = SlotCounts::default();
+    classify(
+        &trail,
+        bytes.len(),
+        &mut records,
+        &mut samples,
+        &mut invalid,
+        &mut counts,
+    );
+    sort_records(&mut records);
+    sort_records(&mut samples);
+    if counts.missing > 0 {
+        warnings.push(format!(
+            "input is {} bytes, the region {}: {} slots missing",
+            bytes.len(),
+            header.used_size(),
+            counts.missing
+        ));
+    }
+
+    // Symbols: the symbol file if given, else the vmlinux symtab.
+    let table = opts.symbols.or(opts.debug.map(|d| &d.symbols));
+    let resolver = match table {
+        Some(t) => Some(t.resolver(&ref_name, header.ref_addr).map_err(|e| {
+            if opts.symbols.is_some() {
+                Error::Symbols(e)
+            } else {
+                Error::Vmlinux(e)
+            }
+        })?),
+        None => None,
+    };
+    if table.is_some() && ref_name.is_empty() {
+        warnings.push("trail header names no reference symbol: assuming no KASLR slide".into());
+    }
+    // Symbolize ring and samples together: chunks in the ring may name
+    // functions that samples are in.
+    let nr_ring = records.len();
+    records.append(&mut samples);
+    symbolize(&mut records, &points, resolver.as_ref());
+    samples = records.split_off(nr_ring);
+
+    if let Some(dbg) = opts.debug {
+        let slide = dbg
+            .symbols
+            .resolver(&ref_name, header.ref_addr)
+            .map_err(Error::Vmlinux)?
+            .slide;
+        if !dbg.has_lines() {
+            warnings.push("the vmlinux has no usable DWARF: no file:line".into());
+        }
+        let arch = Arch::from_u32(header.arch).or(dbg.arch);
+        if let (Some(a), Some(b)) = (Arch::from_u32(header.arch), dbg.arch) {
+            if a != b {
+                warnings.push(format!(
+                    "trail is from {} but the vmlinux is {}",
+                    a.name(),
+                    b.name()
+                ));
+            }
+        }
+        let mut memo: HashMap<u64, Option<Arc<DebugLine>>> = HashMap::new();
+        for r in records.iter_mut().chain(samples.iter_mut()) {
+            let in_vmlinux = r.sym.as_ref().is_none_or(|s| s.module.is_none());
+            if r.pc() == 0 || !in_vmlinux || matches!(r.kind, Kind::Name | Kind::Start) {
+                continue;
+            }
+            let pc = r.pc();
+            r.debug = memo
+                .entry(pc)
+                .or_insert_with(|| {
+                    let addr = pc.wrapping_sub(slide);
+                    let line = DebugLine {
+                        location: dbg.location(addr),
+                        insn: arch.and_then(|a| dbg.instruction(a, addr)),
+                    };
+                    (line != DebugLine::default()).then(|| Arc::new(line))
+                })
+                .clone();
+        }
+    }
+
+    let mut d = Decoded {
+        header,
+        input_len: bytes.len(),
+        points,
+        records,
+        samples,
+        invalid,
+        counts,
+        symbol_source: table.map(|t| t.source),
+        slide: resolver.map(|r| r.slide),
+        softlockup: None,
+        stale_cpus: Vec::new(),
+        stuck: Vec::new(),
+        verdict: Verdict::default(),
+        warnings,
+    };
+    d.softlockup = verdict::softlockup(&d);
+    d.stuck = verdict::stuck_samples(&d);
+    d.stale_cpus = verdict::stale_cpus(&d);
+    d.verdict = verdict::verdict(&d);
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests;

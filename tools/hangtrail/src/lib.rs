@@ -1,0 +1,21 @@
+//! Userspace decoder for hangtrail regions.
+//!
+//! A region (a copy of `/sys/kernel/debug/hangtrail/previous`, or of the
+//! reserved memory) is turned into a [`decode::Decoded`] model by
+//! [`decode::decode`]; [`render`] prints it as text or JSON. The region layout
+//! itself lives in [`format`], shared with the kernel module.
+
+// Formatted with the kernel's rustfmt settings, not this crate's: keep
+// `cargo fmt` out of it.
+#[rustfmt::skip]
+#[path = "../../../rust/format.rs"]
+pub mod format;
+
+pub mod debuginfo;
+pub mod decode;
+pub mod render;
+pub mod symbols;
+pub mod synth;
+pub mod verdict;
+
+pub use decode::{decode, Decoded, Error};

@@ -1,0 +1,207 @@
+//! `hangtrail decode`: says where a machine hung from a hangtrail region.
+//! See Documentation/decoder.rst.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use hangtrail::debuginfo::DebugInfo;
+use hangtrail::decode::{decode, Error, Options};
+use hangtrail::render;
+use hangtrail::symbols::{Source, SymbolTable};
+
+/// Exit code: input unreadable or not a trail.
+const EXIT_INPUT: u8 = 3;
+/// Exit code: symbol file or vmlinux unreadable or unusable.
+const EXIT_SYMBOLS: u8 = 4;
+
+#[derive(Parser)]
+#[command(
+    name = "hangtrail",
+    version,
+    about = "Decode hangtrail crash-path breadcrumbs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode a region and say where the machine hung.
+    Decode(DecodeArgs),
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["file", "devmem"]))]
+struct DecodeArgs {
+    /// Print one JSON document instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// A copy of /proc/kallsyms (from any boot of the same kernel build).
+    #[arg(long, value_name = "F", conflicts_with = "system_map")]
+    kallsyms: Option<PathBuf>,
+    /// The kernel's System.map.
+    #[arg(long = "system-map", value_name = "F")]
+    system_map: Option<PathBuf>,
+    /// The kernel's vmlinux (with debug info): adds file:line and the
+    /// instruction at each pc.
+    #[arg(long, value_name = "F")]
+    vmlinux: Option<PathBuf>,
+    /// Region bytes: a copy of /sys/kernel/debug/hangtrail/{previous,current}
+    /// or a dump of the reserved memory.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Read SIZE bytes at physical ADDR from /dev/mem (hex with 0x or
+    /// decimal; SIZE may end in K, M or G).
+    #[arg(long, value_name = "ADDR:SIZE", value_parser = parse_devmem)]
+    devmem: Option<(u64, u64)>,
+}
+
+fn parse_num(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    let v = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => digits.parse(),
+    }
+    .map_err(|e| format!("`{s}`: {e}"))?;
+    v.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn parse_devmem(s: &str) -> Result<(u64, u64), String> {
+    let (a, z) = s
+        .split_once(':')
+        .ok_or_else(|| "expected ADDR:SIZE".to_string())?;
+    let addr = parse_num(a)?;
+    let size = parse_num(z)?;
+    if size == 0 {
+        return Err("SIZE must not be 0".into());
+    }
+    if size > 1 << 32 {
+        return Err("SIZE larger than 4G".into());
+    }
+    Ok((addr, size))
+}
+
+fn read_devmem(addr: u64, size: u64) -> io::Result<Vec<u8>> {
+    let mut f = File::open("/dev/mem")?;
+    f.seek(SeekFrom::Start(addr))?;
+    let mut buf = Vec::with_capacity(size as usize);
+    f.take(size).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn fail(what: &Path, msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("hangtrail: error: {}: {msg}", what.display());
+    ExitCode::from(code)
+}
+
+fn run(a: DecodeArgs) -> ExitCode {
+    let (source, bytes) = match (&a.file, a.devmem) {
+        (Some(p), _) => (p.clone(), std::fs::read(p)),
+        (None, Some((addr, size))) => (
+            PathBuf::from(format!("/dev/mem@{addr:#x}+{size:#x}")),
+            read_devmem(addr, size),
+        ),
+        (None, None) => unreachable!("clap requires an input"),
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => return fail(&source, e, EXIT_INPUT),
+    };
+
+    let sym_file = match (&a.kallsyms, &a.system_map) {
+        (Some(p), _) => Some((p, Source::Kallsyms)),
+        (None, Some(p)) => Some((p, Source::SystemMap)),
+        (None, None) => None,
+    };
+    let table = match sym_file {
+        Some((p, kind)) => {
+            let text = match std::fs::read(p) {
+                Ok(t) => t,
+                Err(e) => return fail(p, e, EXIT_SYMBOLS),
+            };
+            match SymbolTable::parse(&String::from_utf8_lossy(&text), kind) {
+                Ok(t) => Some(t),
+                Err(e) => return fail(p, e, EXIT_SYMBOLS),
+            }
+        }
+        None => None,
+    };
+    let debug = match &a.vmlinux {
+        Some(p) => match DebugInfo::open(p) {
+            Ok(d) => Some(d),
+            Err(e) => return fail(p, e, EXIT_SYMBOLS),
+        },
+        None => None,
+    };
+
+    let opts = Options {
+        symbols: table.as_ref(),
+        debug: debug.as_ref(),
+    };
+    let d = match decode(&bytes, &opts) {
+        Ok(d) => d,
+        Err(e @ Error::Header(_)) => return fail(&source, e, EXIT_INPUT),
+        Err(e @ Error::Symbols(_)) => {
+            let p = sym_file.map_or(source.as_path(), |(p, _)| p.as_path());
+            return fail(p, e, EXIT_SYMBOLS);
+        }
+        Err(e @ Error::Vmlinux(_)) => {
+            let p = a.vmlinux.as_deref().unwrap_or(source.as_path());
+            return fail(p, e, EXIT_SYMBOLS);
+        }
+    };
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let r = if a.json {
+        render::json(&d, &mut out)
+    } else {
+        render::text(&d, &source.display().to_string(), &mut out)
+    };
+    match r.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`| head`) is not an error worth a message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hangtrail: error: stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Decode(a) => run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devmem_argument() {
+        assert_eq!(parse_devmem("0x81000000:1M"), Ok((0x8100_0000, 1 << 20)));
+        assert_eq!(parse_devmem("4096:0x2000"), Ok((4096, 0x2000)));
+        assert_eq!(parse_devmem("0x1000:64k"), Ok((0x1000, 65536)));
+        assert!(parse_devmem("0x1000").is_err());
+        assert!(parse_devmem("0x1000:0").is_err());
+        assert!(parse_devmem("zz:1M").is_err());
+        assert!(parse_devmem("0x1000:99999999999G").is_err());
+    }
+}

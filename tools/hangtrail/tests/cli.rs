@@ -1,0 +1,289 @@
+//! The `hangtrail` binary: exit codes, error messages, and `--vmlinux`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hangtrail::format::{Arch, Kind, Role, NO_POINT};
+use hangtrail::synth::{fix_header_csum, scenarios, TrailBuilder};
+
+/// A scratch directory for this test, under the target dir.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).expect("creates scratch dir");
+    dir
+}
+
+fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("writes");
+    p
+}
+
+fn hangtrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hangtrail"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = scratch("usage");
+    let t = write(&dir, "t.bin", scenarios::empty().trail);
+    let t = t.to_str().expect("utf-8 path");
+    for args in [
+        vec![],
+        vec!["decode"],
+        vec!["decode", "--bogus", t],
+        vec!["decode", "--kallsyms", "a", "--system-map", "b", t],
+        vec!["decode", "--devmem", "0x1000:4K", t],
+        vec!["decode", "--devmem", "nonsense"],
+        vec!["frobnicate", t],
+    ] {
+        let o = hangtrail(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let o = hangtrail(&["decode", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("--system-map"));
+}
+
+#[test]
+fn decoded_trails_exit_0() {
+    let dir = scratch("ok");
+    for s in scenarios::all() {
+        let t = write(&dir, &format!("{}.bin", s.name), &s.trail);
+        let m = write(&dir, &format!("{}.map", s.name), &s.system_map);
+        let o = hangtrail(&[
+            "decode",
+            "--system-map",
+            m.to_str().expect("utf-8"),
+            t.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", s.name, stderr(&o));
+        assert!(stdout(&o)
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("verdict: ")));
+        // Without symbols too.
+        let o = hangtrail(&["decode", "--json", t.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", s.name, stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert!(v["verdict"]["state"].is_string());
+    }
+}
+
+fn expect_input_error(file: &Path, want: &str) {
+    let f = file.to_str().expect("utf-8");
+    let o = hangtrail(&["decode", f]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!("hangtrail: error: {f}: ")) && e.contains(want),
+        "{e:?} does not say {want:?}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn input_errors_exit_3() {
+    let dir = scratch("input");
+    let good = scenarios::handoff().trail;
+    expect_input_error(&dir.join("does-not-exist"), "No such file");
+    expect_input_error(
+        &write(&dir, "short", &good[..100]),
+        "shorter than a hangtrail header",
+    );
+    expect_input_error(&write(&dir, "zero", vec![0u8; 8192]), "no hangtrail magic");
+    let mut bad = good.clone();
+    bad[0] = b'X';
+    expect_input_error(&write(&dir, "magic", &bad), "no hangtrail magic");
+    let mut bad = good.clone();
+    bad[8] = 9; // version
+    fix_header_csum(&mut bad);
+    expect_input_error(
+        &write(&dir, "version", &bad),
+        "newer hangtrail format version",
+    );
+    let mut bad = good.clone();
+    bad[80] ^= 1;
+    expect_input_error(&write(&dir, "csum", &bad), "header checksum mismatch");
+    let mut bad = good;
+    bad[40..44].copy_from_slice(&u32::MAX.to_le_bytes()); // ring_records
+    fix_header_csum(&mut bad);
+    expect_input_error(&write(&dir, "geometry", &bad), "inconsistent");
+}
+
+#[test]
+fn devmem_errors_exit_3() {
+    // Physical page 0 is never a trail; without /dev/mem (or without
+    // permission) the open fails. Either way: exit 3 with the source named.
+    let o = hangtrail(&["decode", "--devmem", "0x0:4K"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("hangtrail: error: /dev/mem@0x0+0x1000: "));
+}
+
+#[test]
+fn symbol_errors_exit_4() {
+    let dir = scratch("symbols");
+    let s = scenarios::handoff();
+    let t = write(&dir, "t.bin", &s.trail);
+    let t = t.to_str().expect("utf-8");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--system-map".into(),
+                dir.join("nope").display().to_string(),
+            ],
+            "No such file",
+        ),
+        (
+            vec![
+                "--system-map".into(),
+                write(&dir, "noref.map", "ffffffff81000000 T other\n")
+                    .display()
+                    .to_string(),
+            ],
+            "reference symbol `panic`",
+        ),
+        (
+            vec![
+                "--kallsyms".into(),
+                write(&dir, "zero.ks", "0000000000000000 T panic\n")
+                    .display()
+                    .to_string(),
+            ],
+            "all symbol addresses are zero",
+        ),
+        (
+            vec![
+                "--kallsyms".into(),
+                write(&dir, "junk.ks", "hello\nworld\n")
+                    .display()
+                    .to_string(),
+            ],
+            "no text symbols",
+        ),
+        (
+            vec![
+                "--vmlinux".into(),
+                write(&dir, "not-elf", "hello").display().to_string(),
+            ],
+            "not an ELF file",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["decode"];
+        all.extend(args.iter().map(String::as_str));
+        all.push(t);
+        let o = hangtrail(&all);
+        assert_eq!(o.status.code(), Some(4), "{all:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.starts_with(&format!("hangtrail: error: {}: ", args[1])) && e.contains(want),
+            "{e:?} does not say {want:?}"
+        );
+    }
+}
+
+#[test]
+fn truncated_copy_decodes_with_missing_slots() {
+    let dir = scratch("truncated");
+    let s = scenarios::stale_cpu();
+    let t = write(&dir, "t.bin", &s.trail[..s.trail.len() - 64 * 40]);
+    let o = hangtrail(&["decode", "--json", t.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["missing_slots"], 40);
+}
+
+// ---------------------------------------------------------- vmlinux --
+//
+// The test binary itself stands in for a vmlinux: it is an ELF with a symbol
+// table and DWARF, loaded at a random address (PIE), which is just what
+// KASLR does to a kernel.
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn hangtrail_test_anchor() -> u64 {
+    std::hint::black_box(7)
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn hangtrail_test_target(x: u64) -> u64 {
+    std::hint::black_box(x.wrapping_mul(3).rotate_left(5))
+}
+
+#[test]
+fn vmlinux_gives_lines_and_instructions() {
+    let Some(arch) = Arch::native() else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("test binary path");
+    let anchor = hangtrail_test_anchor as *const () as usize as u64;
+    let target = hangtrail_test_target as *const () as usize as u64;
+    assert_eq!(
+        hangtrail_test_target(hangtrail_test_anchor()),
+        7u64.wrapping_mul(3).rotate_left(5)
+    );
+
+    let mut b = TrailBuilder::new(arch, 1, 16);
+    b.reference("hangtrail_test_anchor", anchor);
+    let p = b.point("hangtrail_test_target", Role::User, target);
+    b.probe(0, p, 0, 0);
+    b.record(0, Kind::PanicNotifier, target, 0, 0, NO_POINT);
+    let dir = scratch("vmlinux");
+    let t = write(&dir, "t.bin", b.build());
+
+    let o = hangtrail(&[
+        "decode",
+        "--json",
+        "--vmlinux",
+        exe.to_str().expect("utf-8"),
+        t.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["header"]["symbols"], "vmlinux");
+    for r in v["records"].as_array().expect("records") {
+        assert_eq!(r["symbol"], "hangtrail_test_target", "{r}");
+        assert_eq!(r["offset"], 0, "{r}");
+        let loc = r["location"].as_str().unwrap_or_default();
+        assert!(loc.contains("cli.rs:"), "location {loc:?}");
+        assert!(r["insn"].as_str().is_some_and(|i| !i.is_empty()), "{r}");
+    }
+
+    // The human report shows both, and the vmlinux's ref symbol must exist.
+    let o = hangtrail(&[
+        "decode",
+        "--vmlinux",
+        exe.to_str().expect("utf-8"),
+        t.to_str().expect("utf-8"),
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("hangtrail_test_target+0x0") && out.contains(" at ") && out.contains(" | "),
+        "{out}"
+    );
+
+    let mut b2 = TrailBuilder::new(arch, 1, 16);
+    b2.reference("no_such_symbol_anywhere", anchor);
+    let t2 = write(&dir, "t2.bin", b2.build());
+    let o = hangtrail(&[
+        "decode",
+        "--vmlinux",
+        exe.to_str().expect("utf-8"),
+        t2.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no_such_symbol_anywhere"));
+}
