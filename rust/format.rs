@@ -670,6 +670,7 @@ impl<'a> Trail<'a> {
             && header.record_size as usize == RECORD_SIZE
             && header.samples_per_cpu as usize == SAMPLES_PER_CPU
             && header.nr_points as usize <= MAX_POINTS
+            && header.ring_records as usize >= MIN_RING_RECORDS
             && ring_records_for(header.region_size, header.nr_cpus)
                 .is_some_and(|n| n >= header.ring_records);
         if !geometry_ok {
