@@ -100,6 +100,8 @@ class Scenario:
     timeout: int = 300
     cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
+    # hangtrail.ko parameters computed from the built kernel (disassembly).
+    params_fn: object = None
 
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
@@ -114,9 +116,63 @@ SCENARIOS = {
     "softlockup-kdump": Scenario(append=LOCKUP),
     "stall-reset": Scenario(params="inject_stall=machine_kexec"),
     "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
-    "user-points": Scenario(cpu={"arm64": "cortex-a57"}),
-    "report-hang": Scenario(append="watchdog_thresh=3", params="inject_stall=print_modules"),
+    "user-points": Scenario(cpu={"arm64": "cortex-a57"}, params_fn=lambda b: user_points(b)),
+    "report-hang": Scenario(append=LOCKUP, params="inject_stall=print_modules"),
 }
+
+
+def disasm(build, symbol):
+    """[(offset, instruction text)] of `symbol` in the built vmlinux."""
+    out = sh(["llvm-objdump", "-d", "--no-show-raw-insn", f"--disassemble-symbols={symbol}",
+              build.kdir / "vmlinux"])
+    insns, start = [], None
+    for ln in out.splitlines():
+        if ln.endswith(f"<{symbol}>:") or (start is None and ln.endswith(">:")):
+            start = int(ln.split()[0], 16)
+            continue
+        parts = ln.split(":", 1)
+        if start is not None and len(parts) == 2 and parts[1].strip():
+            try:
+                insns.append((int(parts[0], 16) - start, " ".join(parts[1].split())))
+            except ValueError:
+                pass
+    if not insns:
+        raise RunError(f"no disassembly of {symbol} in {build.kdir}/vmlinux")
+    return insns
+
+
+def offset_of(insns, mnemonic, after=0):
+    """Offset of the first instruction starting with `mnemonic` past `after`."""
+    for off, text in insns:
+        if off >= after and text.startswith(mnemonic):
+            return off
+    raise RunError(f"no '{mnemonic}' instruction in the disassembly")
+
+
+def user_points(build):
+    """Scenario 4's points, from the guest kernel's own disassembly: several
+    offsets inside one function, inject_stall on one of them."""
+    if build.arch.name == "arm64":
+        # The loop `kexec -p` runs on 6.12 (kexec_segment_flush), as the
+        # report's __flush_dcache_area; and the report's own dc cvau / ic ivau,
+        # in caches_clean_inval_pou (run by module loads and text patching).
+        d = disasm(build, "dcache_clean_inval_poc")
+        civac = offset_of(d, "dc civac")
+        dsb = offset_of(d, "dsb", civac)
+        ret = offset_of(d, "ret", dsb)
+        c = disasm(build, "caches_clean_inval_pou")
+        pts = [f"dcache_clean_inval_poc+{o:#x}" for o in (0, civac, dsb, ret)]
+        pts += [f"caches_clean_inval_pou+{offset_of(c, m):#x}" for m in ("dc cvau", "ic ivau")]
+        stall = f"dcache_clean_inval_poc+{civac:#x}"
+    else:
+        # machine_kexec: its first call (cet_disable) and the instruction after.
+        d = disasm(build, "machine_kexec")
+        call = offset_of(d, "call")
+        nxt = next(o for o, _ in d if o > call)
+        pts = [f"machine_kexec+{o:#x}" for o in (0, call, nxt)]
+        stall = f"machine_kexec+{call:#x}"
+    return f"probes={','.join(pts)} inject_stall={stall}"
+
 
 
 def log(msg):
@@ -281,6 +337,7 @@ class Result:
     files: dict
     arch: str
     scenario: str
+    conf: dict
 
     def has(self, text):
         return any(text in ln for ln in self.lines)
@@ -292,8 +349,19 @@ class Result:
                 return ln[len(key) + 1 :]
         return None
 
+    def values(self, key):
+        """The rest of every console line starting with `key `."""
+        return [ln[len(key) + 1 :] for ln in self.lines if ln.startswith(key + " ")]
+
     def json(self, name="decode.json"):
         return json.loads((self.out / name).read_text())
+
+    def decode(self, trail, *extra):
+        """Decodes another trail file of this run (--json)."""
+        args = [decoder_path(), "decode", "--json", *extra]
+        if "kallsyms" in self.files:
+            args += ["--kallsyms", self.files["kallsyms"]]
+        return json.loads(sh(args + [self.out / trail]))
 
 
 def extract_files(lines, out):
@@ -351,7 +419,9 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         "HT_RAMOOPS_ADDR": hex(arch.ramoops),
         # --params comes last: for a repeated parameter the kernel keeps the
         # last value, so the caller's wins over the scenario's.
-        "HT_PARAMS": " ".join(p for p in (sc.params, params) if p),
+        "HT_PARAMS": " ".join(
+            p for p in (sc.params, sc.params_fn(build) if sc.params_fn else "", params) if p
+        ),
         "HT_CRASH_APPEND": f"console={arch.console} maxcpus=1 reset_devices",
     }
     run_conf.update(sc.conf)
@@ -420,7 +490,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         files = extract_files(lines, out)
     except RunError as e:
         raise RunError(f"{sc_name}/{arch_name}: {e}") from None
-    res = Result(out, lines, boots, resets, files, arch_name, sc_name)
+    res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf)
     if "previous.bin" in files:
         decode(build, res)
     (out / "run.json").write_text(json.dumps(

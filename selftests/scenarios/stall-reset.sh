@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: GPL-2.0
+# 2. A hang inside the crash path (inject_stall, machine_kexec by default):
+# the crash kernel never starts; the runner warm-resets the guest keeping
+# RAM, and the normal kernel finds the trail.
+
+first() {
+	ht_pin0
+	ht_insmod || ht_fail "insmod"
+	ht_send /proc/kallsyms kallsyms
+	ht_kdump_load
+	ht_triggered "sysrq crash on CPU 0"
+	echo c > /proc/sysrq-trigger
+	ht_wait_forever
+}
+
+again() {
+	ht_insmod || ht_fail "insmod after the warm reset"
+	ht_send_results
+	ht_end
+}
+
+crash() {
+	ht_insmod
+	ht_send_results
+	ht_fail "the crash kernel was reached: the stall did not happen"
+}
