@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""hangtrail's end-to-end tests: scenarios in real QEMU guests, both arches.
+
+Output is KTAP-style (kselftest): one `ok`/`not ok` line per scenario and
+arch, `# ` diagnostics for each failed assertion, and a closing
+`N passed, N failed, N skipped` line. The two arches run side by side.
+
+  selftests/e2e.py [-k SUBSTRING] [--arch x86_64|arm64]
+"""
+
+import argparse
+import concurrent.futures
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import htvm  # noqa: E402
+
+ERRNO = {"EINVAL": 22, "EBUSY": 16}
+
+
+class Check:
+    """Collects assertion failures of one test instead of stopping at the first."""
+
+    def __init__(self):
+        self.failures = []
+
+    def that(self, cond, what):
+        if not cond:
+            self.failures.append(what)
+        return cond
+
+    def eq(self, got, want, what):
+        return self.that(got == want, f"{what}: got {got!r}, want {want!r}")
+
+
+def records(d, **match):
+    """Decoded records whose fields equal `match`."""
+    return [r for r in d["records"] if all(r.get(k) == v for k, v in match.items())]
+
+
+# --- checks, one per scenario -------------------------------------------------
+
+
+def check_smoke(r, c):
+    c.that(r.has("hangtrail smoke: Rust module loaded"), "smoke.ko message on the console")
+    c.eq(r.boots, ["first", "again", "crash"], "boots")
+    c.eq(r.value("HT-PATTERN"), r.conf["HT_PATTERN"], "value read back after the warm reset")
+    c.that(r.value("HT-KDUMP-LOADED") == "1", "kdump crash kernel loaded")
+    crash = r.value("HT-CRASH-KERNEL") or ""
+    c.that(crash.startswith("6.12"), f"crash kernel reached (HT-CRASH-KERNEL {crash!r})")
+
+
+BAD_PARAMS = {
+    "no-params": ("EINVAL", "mem_address and mem_size are required"),
+    "zero-size": ("EINVAL", "mem_address and mem_size are required"),
+    "unaligned": ("EINVAL", "must be page-aligned"),
+    "system-ram": ("EINVAL", "overlaps System RAM"),
+    "claimed": ("EBUSY", "is already claimed"),
+    "too-small": ("EINVAL", "is too small for 2 CPUs"),
+    "mem-type": ("EINVAL", "mem_type must be 0 (write-combine), 1 (uncached) or 2 (cached)"),
+    "probes-syntax": ("EINVAL", "bad probes entry 'ksys_sync+zz'"),
+    "probes-empty-symbol": ("EINVAL", "bad probes entry '+4'"),
+    "stall-syntax": ("EINVAL", "bad inject_stall 'ksys_sync+0x'"),
+}
+
+
+def check_module(r, c):
+    cases = {v.split()[0]: v.split(maxsplit=2)[1:] for v in r.values("HT-CASE")}
+    for name, (err, msg) in BAD_PARAMS.items():
+        rc, line = (cases.get(name, ["?", ""]) + [""])[:2]
+        c.eq(rc, str(ERRNO[err]), f"insmod {name}: exit code")
+        c.that(line.startswith("hangtrail: ") and msg in line,
+               f"insmod {name}: dmesg says {msg!r} (got {line!r})")
+    c.eq(r.value("HT-REGION-WORD"), r.conf["HT_PATTERN"], "refused loads left the region alone")
+    c.eq(r.value("HT-OOPS"), "0", "no oops after refused loads")
+    c.eq(r.value("HT-OOPS-RMMOD"), "0", "no oops after rmmod with a point firing")
+
+    probes = {ln.split()[1]: ln.split() for ln in r.values("HT-PROBE") if ln[0].isdigit()}
+    c.that(probes.get("no_such_function_ht", [""] * 4)[3] == "missing",
+           "an unknown probes= symbol is listed as missing, and the load goes on")
+    for sym in ("panic", "__crash_kexec", "machine_kexec", "crash_save_cpu", "ksys_sync"):
+        c.that(probes.get(sym, [""] * 4)[3] == "registered", f"{sym} registered")
+    if r.arch == "arm64":
+        # The asm cache routines: kprobe events refuse them, hangtrail probes them.
+        events = dict(v.split() for v in r.values("HT-KPROBE-EVENT"))
+        for sym in ("caches_clean_inval_pou", "dcache_clean_inval_poc"):
+            c.eq(events.get(sym), "refused", f"kprobe_events on {sym}")
+            c.that(probes.get(sym, [""] * 4)[3] == "registered", f"hangtrail probes {sym}")
+        c.eq(events.get("machine_kexec"), "accepted", "kprobe_events on machine_kexec")
+        c.that(probes.get("crash_smp_send_stop", [""] * 4)[3] == "registered",
+               "arm64 CPU stop point")
+    else:
+        c.that(probes.get("native_machine_crash_shutdown", [""] * 4)[3] == "registered",
+               "x86_64 CPU stop point")
+
+    # `current`: `taskset 2 sync` twice: ksys_sync then iterate_supers, on CPU 1.
+    cur = r.decode("current.bin")
+    syncs = records(cur, kind="probe", symbol="ksys_sync")
+    supers = records(cur, kind="probe", symbol="iterate_supers", cpu=1)
+    c.that(len(syncs) == 2 and all(x["cpu"] == 1 for x in syncs),
+           f"two ksys_sync records on CPU 1 (got {[(x['seq'], x['cpu']) for x in syncs]})")
+    c.that(syncs and supers and syncs[0]["seq"] < min(x["seq"] for x in supers),
+           "ksys_sync recorded before the iterate_supers it calls")
+    if r.arch == "arm64":
+        load = [x for x in cur["records"] if "load" in x["flags"]]
+        c.that(any(x["symbol"] == "dcache_clean_inval_poc" for x in load),
+               "kexec -p load ran dcache_clean_inval_poc, recorded in the load phase")
+
+    # Reload in the same boot, then after a warm reset: `previous` and the line.
+    c.that(r.value("HT-RELOAD-PREVIOUS") == "yes", "previous exists after a reload")
+    for key in ("HT-RELOAD-SUMMARY", "HT-SUMMARY"):
+        line = r.value(key) or ""
+        c.that("previous boot stopped after iterate_supers on CPU 1; no crash" in line,
+               f"{key}: dmesg summary names the last point (got {line!r})")
+    d = r.json()
+    c.eq(d["verdict"]["state"], "no-crash", "verdict of the trail read after the warm reset")
+    c.eq((d["verdict"]["last"] or {}).get("symbol"), "iterate_supers", "verdict.last")
+
+
+DELAY_LOOP = {"x86_64": "delay_tsc", "arm64": "__delay"}
+
+
+def by_seq(d, pred):
+    """Seq of the first record satisfying pred, or None."""
+    return next((r["seq"] for r in d["records"] if pred(r)), None)
+
+
+def point_is(name):
+    return lambda r: r.get("point") == name and r["kind"] == "probe"
+
+
+def check_crash_path_order(d, c, first):
+    """first, panic entry, __crash_kexec, stop result, machine_kexec: in order."""
+    steps = [
+        ("the first record", first),
+        ("panic entry", point_is("panic")),
+        ("__crash_kexec", point_is("__crash_kexec")),
+        ("stop result", lambda r: r["kind"] == "stop-result"),
+        ("machine_kexec", point_is("machine_kexec")),
+    ]
+    seqs = [(name, by_seq(d, f)) for name, f in steps]
+    missing = [n for n, q in seqs if q is None]
+    c.that(not missing, f"crash path records missing: {missing}")
+    if not missing:
+        order = [q for _, q in seqs]
+        c.that(order == sorted(order), f"crash path out of order: {seqs}")
+
+
+def check_softlockup_kdump(r, c):
+    c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
+    d = r.json()
+    c.eq(d["verdict"]["state"], "handoff", "verdict")
+    sl = d["softlockup"] or {}
+    c.eq(sl.get("cpu"), 1, "soft lockup CPU (test_lockup ran on CPU 1)")
+    c.eq(sl.get("symbol"), DELAY_LOOP[r.arch], "stuck pc is in the delay loop")
+    c.that(sl.get("duration_ns", 0) > 3e9, f"stuck for longer than the threshold: {sl.get('duration_ns')}")
+    c.eq(sl.get("comm"), "insmod", "comm of the stuck task")
+    frames = [(f["symbol"], f["module"]) for f in sl.get("frames", [])]
+    c.that(("test_wait", "test_lockup") in frames,
+           f"test_wait [test_lockup] among the caller frames: {frames}")
+    check_crash_path_order(d, c, lambda x: x["kind"] == "softlockup")
+    c.that(r.has("watchdog: BUG: soft lockup - CPU#1"), "the kernel's own soft lockup report")
+
+
+def check_stall_reset(r, c):
+    c.eq(r.boots, ["first", "again"], "boots: warm reset, no crash kernel")
+    c.eq(r.resets, 1, "warm resets")
+    d = r.json()
+    v = d["verdict"]
+    c.eq(v["state"], "hung", "verdict")
+    c.eq(v["cpu"], 0, "verdict CPU (the shell that crashed ran on CPU 0)")
+    c.eq((v["last"] or {}).get("symbol"), "machine_kexec", "verdict names the injected point")
+    c.eq(v["next_expected"], "crash kernel handoff", "next expected")
+    summary = " ".join(r.values("HT-DMESG"))
+    c.that("previous boot stopped after machine_kexec on CPU 0; crash kernel not reached"
+           in summary, f"dmesg summary line: {summary!r}")
+    check_crash_path_order(d, c, point_is("panic"))
+
+
+def check_stale_cpu(r, c):
+    c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
+    d = r.json()
+    c.eq(d["verdict"]["state"], "handoff", "verdict")
+    stale = [s["cpu"] for s in d["stale_cpus"]]
+    saved = {x["cpu"] for x in d["records"] if x.get("point") == "crash_save_cpu"}
+    if r.arch == "arm64":
+        # No pseudo-NMI: the IRQs-off CPU never takes the stop IPI.
+        c.that(r.has("SMP: failed to stop secondary CPUs 1"), "the kernel's 'failed to stop'")
+        c.that(r.has("Some CPUs may be stale, kdump will be unreliable"), "the kernel's warning")
+        c.eq(stale, [1], "stale_cpus")
+        c.that(d["stale_cpus"] and d["stale_cpus"][0].get("last"), "stale CPU's last breadcrumb")
+        c.that(1 not in saved, "CPU 1 never ran crash_save_cpu")
+    else:
+        # x86_64 stops every CPU with an NMI, IRQs off or not.
+        c.that(not r.has("failed to stop"), "no 'failed to stop' on x86_64")
+        c.eq(stale, [], "stale_cpus (the NMI stopped CPU 1)")
+        c.that(1 in saved, "CPU 1 ran crash_save_cpu from the NMI")
+
+
+def check_user_points(r, c):
+    c.eq(r.boots, ["first", "again"], "boots: warm reset, no crash kernel")
+    params = dict(p.split("=", 1) for p in r.conf["HT_PARAMS"].split())
+    points = params["probes"].split(",")
+    stall = params["inject_stall"]
+    sym = stall.split("+")[0]
+    offs = sorted(int(p.split("+")[1], 16) for p in points if p.startswith(sym + "+"))
+    stall_off = int(stall.split("+")[1], 16)
+    nxt = next(o for o in offs if o > stall_off)
+    v = r.json()["verdict"]
+    c.eq(v["state"], "hung", "verdict")
+    c.eq(((v["last"] or {}).get("symbol"), (v["last"] or {}).get("offset")), (sym, stall_off),
+         "verdict: after the stalled point")
+    c.eq(v["next_expected"], f"{sym}+{nxt:#x}", "verdict: before the next point")
+    d = r.json()
+    if r.arch == "arm64":
+        c.eq(v["cpu"], 0, "kexec -p ran on CPU 0")
+        load = {(x["symbol"], x["offset"]) for x in d["records"] if "load" in x["flags"]}
+        c.that(("dcache_clean_inval_poc", stall_off) in load, "the stall is a kexec -p load record")
+        hit = {(x["symbol"], x["offset"]) for x in d["records"]}
+        for p in points:
+            if p.startswith("caches_clean_inval_pou+"):
+                c.that(("caches_clean_inval_pou", int(p.split("+")[1], 16)) in hit,
+                       f"{p} (dc cvau / ic ivau) recorded: the loops ran on cortex-a57")
+    else:
+        check_crash_path_order(d, c, point_is("panic"))
+
+
+def check_report_hang(r, c):
+    c.eq(r.boots, ["first", "again"], "boots: warm reset, no panic, no crash kernel")
+    d = r.json()
+    v = d["verdict"]
+    c.eq(v["state"], "hung", "verdict")
+    c.eq(v["cpu"], 1, "verdict CPU: the stuck one")
+    c.eq((v["last"] or {}).get("symbol"), "print_modules", "last breadcrumb: the stalled report")
+    c.eq(d["softlockup"], None, "no soft lockup record (the report never finished)")
+    c.that(by_seq(d, point_is("panic")) is None, "no panic")
+    stuck = {s["cpu"]: s for s in d["stuck_samples"]}
+    c.eq((stuck.get(1) or {}).get("symbol"), DELAY_LOOP[r.arch], "samples: CPU 1 stuck in the delay loop")
+    c.that((stuck.get(1) or {}).get("count", 0) >= 3, "at least 3 samples on the same function")
+
+
+TESTS = [
+    ("smoke", check_smoke),
+    ("module", check_module),
+    ("softlockup-kdump", check_softlockup_kdump),
+    ("stall-reset", check_stall_reset),
+    ("stale-cpu", check_stale_cpu),
+    ("user-points", check_user_points),
+    ("report-hang", check_report_hang),
+]
+
+# --- runner ---------------------------------------------------------------------
+
+
+def run_test(arch, scenario, check):
+    c = Check()
+    t0 = time.monotonic()
+    try:
+        res = htvm.run(scenario, arch, out=f"/tmp/hangtrail-e2e/{scenario}-{arch}")
+        check(res, c)
+    except htvm.RunError as e:
+        c.failures.append(str(e))
+    except Exception:  # noqa: BLE001 - a broken check is a failed test, with its trace
+        c.failures.append(traceback.format_exc())
+    return c.failures, time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-k", default="", help="only tests whose name contains this")
+    ap.add_argument("--arch", action="append", choices=sorted(htvm.ARCHES))
+    a = ap.parse_args()
+    arches = a.arch or ["x86_64", "arm64"]
+    plan = [(f"{sc}/{arch}", arch, sc, fn) for sc, fn in TESTS for arch in arches
+            if a.k in f"{sc}/{arch}"]
+    print("TAP version 13")
+    print(f"1..{len(plan)}")
+    sys.stdout.flush()
+    # Build both arches first (in parallel), so a build error is one clear failure.
+    with concurrent.futures.ThreadPoolExecutor(len(arches)) as ex:
+        for f in [ex.submit(htvm.prepare, arch) for arch in arches]:
+            f.result()
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(len(arches)) as ex:
+        futs = {}
+        for arch in arches:
+            mine = [p for p in plan if p[1] == arch]
+            futs[arch] = ex.submit(lambda m: [(p[0], run_test(*p[1:])) for p in m], mine)
+        for arch, f in futs.items():
+            results.update(dict(f.result()))
+    passed = failed = 0
+    for n, (name, *_rest) in enumerate(plan, 1):
+        failures, secs = results[name]
+        if failures:
+            failed += 1
+            print(f"not ok {n} {name}")
+            for fl in failures:
+                for ln in str(fl).splitlines():
+                    print(f"# {ln}")
+        else:
+            passed += 1
+            print(f"ok {n} {name} # {secs:.0f}s")
+    print(f"e2e: {passed} passed, {failed} failed, 0 skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
