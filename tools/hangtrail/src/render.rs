@@ -51,6 +51,32 @@ fn hex(b: &[u8]) -> String {
 
 // ---------------------------------------------------------------- text --
 
+/// Runs of more alike probe records than this are collapsed in the timeline.
+const COLLAPSE_RUN: usize = 4;
+
+/// Same probe point, same place, same phase.
+fn alike(a: &Rec, b: &Rec) -> bool {
+    a.kind == Kind::Probe
+        && b.kind == Kind::Probe
+        && a.raw.point == b.raw.point
+        && a.raw.pc == b.raw.pc
+        && a.flags() == b.flags()
+}
+
+fn timeline_line(out: &mut impl Write, d: &Decoded, r: &Rec) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>9}  {:>12}  {:<14}  {}{}{}{}",
+        r.seq(),
+        Secs(rel_ns(d, r.raw.ts_ns)),
+        r.kind.name(),
+        Where(r),
+        Marks(r.flags()),
+        Detail(r),
+        DebugSuffix(r)
+    )
+}
+
 /// ` [load] [crash]`...
 struct Marks(u8);
 
@@ -249,22 +275,31 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
     for cpu in cpus {
         writeln!(out, "CPU {cpu}:")?;
         writeln!(out, "{:>9}  {:>12}  {:<14}  where", "seq", "time", "kind")?;
-        for r in d
+        let recs: Vec<&Rec> = d
             .records
             .iter()
             .filter(|r| r.cpu() == cpu && r.kind != Kind::Name)
-        {
-            writeln!(
-                out,
-                "{:>9}  {:>12}  {:<14}  {}{}{}{}",
-                r.seq(),
-                Secs(rel_ns(d, r.raw.ts_ns)),
-                r.kind.name(),
-                Where(r),
-                Marks(r.flags()),
-                Detail(r),
-                DebugSuffix(r)
-            )?;
+            .collect();
+        // A run of probe hits at one place (text patching, module loads
+        // through the cache routines) shows as first, count, last.
+        let mut i = 0;
+        while i < recs.len() {
+            let run = recs[i..]
+                .iter()
+                .take_while(|r| alike(r, recs[i]))
+                .count()
+                .max(1);
+            if run > COLLAPSE_RUN {
+                timeline_line(out, d, recs[i])?;
+                let (a, b) = (recs[i + 1].seq(), recs[i + run - 2].seq());
+                writeln!(out, "{:>9}  {:>12}  {} more alike, seq {a}..{b}", "...", "", run - 2)?;
+                timeline_line(out, d, recs[i + run - 1])?;
+            } else {
+                for r in &recs[i..i + run] {
+                    timeline_line(out, d, r)?;
+                }
+            }
+            i += run;
         }
     }
 
