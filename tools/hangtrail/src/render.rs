@@ -292,7 +292,13 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
             if run > COLLAPSE_RUN {
                 timeline_line(out, d, recs[i])?;
                 let (a, b) = (recs[i + 1].seq(), recs[i + run - 2].seq());
-                writeln!(out, "{:>9}  {:>12}  {} more alike, seq {a}..{b}", "...", "", run - 2)?;
+                writeln!(
+                    out,
+                    "{:>9}  {:>12}  {} more alike, seq {a}..{b}",
+                    "...",
+                    "",
+                    run - 2
+                )?;
                 timeline_line(out, d, recs[i + run - 1])?;
             } else {
                 for r in &recs[i..i + run] {
