@@ -258,10 +258,11 @@ pub(crate) fn phase() -> u8 {
     PHASE.load(Ordering::Relaxed)
 }
 
-/// Writes `c` as a breadcrumb, and logs it if `printk=1`.
+/// Writes `c` as a breadcrumb, and logs it if `printk=1` (not the symbol
+/// text chunks, whose `point` is a chunk index).
 pub(crate) fn record(live: &Live, c: &Crumb) -> u64 {
     let seq = live.writer.write(c);
-    if live.printk {
+    if live.printk && c.kind != Kind::Name {
         let name = live.probes.get(c.point as usize).map_or(&[][..], |p| format::cstr(&p.point.name));
         pr_info!(
             "{} {} pc={:#x} arg={:#x} seq={}\n",

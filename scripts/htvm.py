@@ -113,7 +113,8 @@ SCENARIOS = {
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
         "ramoops.record_size=0x4000 ramoops.console_size=0x4000",
     ),
-    "softlockup-kdump": Scenario(append=LOCKUP),
+    # Also the cached mapping (mem_type=2): QEMU keeps no cache to lose.
+    "softlockup-kdump": Scenario(append=LOCKUP, params="mem_type=2"),
     "stall-reset": Scenario(params="inject_stall=machine_kexec"),
     "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
     "user-points": Scenario(cpu={"arm64": "cortex-a57"}, params_fn=lambda b: user_points(b)),
@@ -223,8 +224,20 @@ def prepare(arch_name):
         return _builds[arch_name]
 
 
-def userspace(arch, root):
-    """Copies busybox, kexec and kexec's libraries into root."""
+def copy_with_libs(binary, dst, root):
+    """Copies a dynamic host binary and every library ldd names into root."""
+    shutil.copy2(binary, dst)
+    for line in sh(["ldd", binary]).splitlines():
+        path = next((p for p in line.split() if p.startswith("/")), None)
+        if path:
+            lib = root / path.lstrip("/")
+            lib.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(path), lib)
+
+
+def userspace(arch, root, decoder):
+    """Copies busybox, kexec and kexec's libraries into root; on x86_64 also
+    the decoder, so a guest can run `hangtrail decode --devmem`."""
     if arch.name == "arm64":
         src = CACHE / "arm64-userspace"
         if not (src / ".done").exists():
@@ -237,14 +250,9 @@ def userspace(arch, root):
     (root / "bin").mkdir(parents=True, exist_ok=True)
     (root / "sbin").mkdir(parents=True, exist_ok=True)
     shutil.copy2("/bin/busybox", root / "bin" / "busybox")
-    shutil.copy2("/sbin/kexec", root / "sbin" / "kexec")
-    for line in sh(["ldd", "/sbin/kexec"]).splitlines():
-        parts = line.split()
-        path = next((p for p in parts if p.startswith("/")), None)
-        if path:
-            dst = root / path.lstrip("/")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(os.path.realpath(path), dst)
+    copy_with_libs("/sbin/kexec", root / "sbin" / "kexec", root)
+    copy_with_libs(decoder, root / "bin" / "hangtrail", root)
+    sh(["llvm-strip", root / "bin" / "hangtrail"])
 
 
 def cpio(root, dest):
@@ -263,7 +271,7 @@ def initramfs(build, sc_name, conf, work):
     shutil.rmtree(root, ignore_errors=True)
     for d in ("proc", "sys", "dev", "etc", "lib/modules", "tmp"):
         (root / d).mkdir(parents=True, exist_ok=True)
-    userspace(build.arch, root)
+    userspace(build.arch, root, build.decoder)
     for ko in ("hangtrail.ko", "smoke.ko", "test_lockup.ko"):
         shutil.copy2(build.modules / ko, root / "lib" / "modules" / ko)
     shutil.copy2(TOP / "selftests" / "guest" / "init", root / "init")
@@ -338,6 +346,15 @@ class Result:
     arch: str
     scenario: str
     conf: dict
+
+    @classmethod
+    def load(cls, out):
+        """A finished run's Result, from the files it left in `out`."""
+        meta = json.loads((out / "run.json").read_text())
+        lines = (out / "console.log").read_text(errors="replace").splitlines()
+        files = {f: out / f for f in meta["files"]}
+        return cls(out, lines, meta["boots"], meta["resets"], files, meta["arch"],
+                   meta["scenario"], meta["conf"])
 
     def has(self, text):
         return any(text in ln for ln in self.lines)
@@ -495,7 +512,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         decode(build, res)
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
-         "resets": resets, "files": sorted(files), "seconds": round(time.monotonic() - start, 1)},
+         "resets": resets, "files": sorted(files), "seconds": round(time.monotonic() - start, 1),
+         "conf": run_conf},
         indent=2) + "\n")
     return res
 

@@ -11,6 +11,7 @@ arch, `# ` diagnostics for each failed assertion, and a closing
 
 import argparse
 import concurrent.futures
+import subprocess
 import sys
 import time
 import traceback
@@ -119,6 +120,34 @@ def check_module(r, c):
     d = r.json()
     c.eq(d["verdict"]["state"], "no-crash", "verdict of the trail read after the warm reset")
     c.eq((d["verdict"]["last"] or {}).get("symbol"), "iterate_supers", "verdict.last")
+
+    # printk=1 logs each breadcrumb; mem_type=1 (uncached) records and reads back.
+    c.that((r.value("HT-PRINTK") or "").startswith("hangtrail: probe ksys_sync pc=0x"),
+           f"printk=1 logs breadcrumbs (got {r.value('HT-PRINTK')!r})")
+    unc = r.decode("current-uncached.bin")
+    c.that(records(unc, kind="probe", symbol="ksys_sync", cpu=1),
+           "a record written through an uncached mapping, read back via current")
+    c.eq(d["header"]["boot_id"], unc["header"]["boot_id"],
+         "the trail after the reset is the one the uncached reload wrote")
+
+    if r.arch == "x86_64":
+        # `hangtrail decode --devmem` in the guest, on the region itself.
+        c.eq(r.value("HT-DEVMEM-EXIT"), "0", "hangtrail decode --devmem exit code")
+        if "devmem.json" in r.files:
+            dm = r.json("devmem.json")
+            c.eq(dm["header"]["boot_id"], d["header"]["boot_id"], "--devmem read the same trail")
+            c.eq((dm["verdict"]["last"] or {}).get("symbol"), "iterate_supers",
+                 "--devmem verdict.last (named from the point table, no symbols)")
+        else:
+            c.that(False, "devmem.json sent by the guest")
+
+    # modinfo lists every parameter, with its type.
+    ko = htvm.prepare(r.arch).modules / "hangtrail.ko"
+    parms = htvm.sh(["modinfo", "-F", "parm", ko])
+    for p, t in (("mem_address", "ulong"), ("mem_size", "ulong"), ("mem_type", "uint"),
+                 ("probes", "charp"), ("printk", "bool"), ("inject_stall", "charp")):
+        c.that(any(ln.startswith(p + ":") and ln.endswith(f"({t})") for ln in parms.splitlines()),
+               f"modinfo lists {p} ({t})")
 
 
 DELAY_LOOP = {"x86_64": "delay_tsc", "arm64": "__delay"}
@@ -256,11 +285,28 @@ TESTS = [
 # --- runner ---------------------------------------------------------------------
 
 
+# Run through the documented command line (scripts/run-scenario), not the
+# library, so its interface and exit code are tested too.
+VIA_CLI = {"stall-reset"}
+
+
+def run_cli(scenario, arch, out):
+    p = subprocess.run([htvm.SCRIPTS / "run-scenario", scenario, "--arch", arch, "--out", out],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise htvm.RunError(f"run-scenario exit {p.returncode}:\n{p.stderr[-3000:]}")
+    return htvm.Result.load(Path(out))
+
+
 def run_test(arch, scenario, check):
     c = Check()
     t0 = time.monotonic()
+    out = f"/tmp/hangtrail-e2e/{scenario}-{arch}"
     try:
-        res = htvm.run(scenario, arch, out=f"/tmp/hangtrail-e2e/{scenario}-{arch}")
+        if scenario in VIA_CLI:
+            res = run_cli(scenario, arch, out)
+        else:
+            res = htvm.run(scenario, arch, out=out)
         check(res, c)
     except htvm.RunError as e:
         c.failures.append(str(e))

@@ -64,15 +64,26 @@ first() {
 	kill $loop
 	echo "HT-OOPS-RMMOD $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
 	dmesg -c >/dev/null
-	ht_insmod probes=ksys_sync,iterate_supers || ht_fail "reload"
+	# Reload uncached (device memory on arm64: reads must stay aligned),
+	# with printk=1.
+	ht_insmod probes=ksys_sync,iterate_supers mem_type=1 printk=1 || ht_fail "reload"
 	echo "HT-RELOAD-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
 	[ -e $D/previous ] && echo "HT-RELOAD-PREVIOUS yes"
 	taskset 2 sync
+	dmesg | grep 'hangtrail: probe ksys_sync' | tail -n 1 | sed 's/^\[[^]]*\] /HT-PRINTK /'
+	ht_send $D/current current-uncached.bin
 	echo "HT-RESET-ME"
 	ht_wait_forever
 }
 
 again() {
+	# The host's decoder reading the region through /dev/mem (x86_64 guests
+	# carry it), before the module starts a new trail there.
+	if [ -x /bin/hangtrail ]; then
+		hangtrail decode --json --devmem "$HT_REGION_ADDR:$HT_REGION_SIZE" > /tmp/devmem.json
+		echo "HT-DEVMEM-EXIT $?"
+		ht_send /tmp/devmem.json devmem.json
+	fi
 	ht_insmod || ht_fail "insmod after reset"
 	echo "HT-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
 	ht_send $D/previous previous.bin
