@@ -100,28 +100,51 @@ impl kernel::Module for HangTrail {
         }
 
         let header = new_header(phys, size, nr_cpus, ring_records);
-        let mut live = Live::new(region, header, params::printk.get())?;
-        live.publish();
         let mut this = Self { dir: None, live: None, _claimed: None, previous };
-        let registered = add_points(&mut live, users, stall);
-        this.live = Some(live);
-        let live = this.live.as_mut().ok_or(EINVAL)?;
-        let registered = registered?;
-        if registered == 0 {
-            pr_err!("no point could be probed\n");
-            return Err(ENOENT);
-        }
-        live.register_notifier();
-        write_points(live)?;
-        live.writer.write(&Crumb::new(Kind::Start, format::NO_POINT, 0, registered as u64));
-
-        this.dir = Some(debugfs::Dir::create(this.previous.as_ref().map(Previous::bytes), true)?);
+        let live = this.live.insert(Live::new(region, header, params::printk.get())?);
+        live.publish();
+        let previous = this.previous.as_ref().map(Previous::bytes);
+        let started = start(live, users, stall)
+            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true)?)));
+        let registered = match started {
+            Ok((n, dir)) => {
+                this.dir = Some(dir);
+                n
+            }
+            Err(e) => {
+                // A failed load loses nothing: the trail found at load goes
+                // back where it was (the fresh one overwrote it).
+                live.stop();
+                if let Some(p) = &this.previous {
+                    live.writer.region().restore(p.bytes());
+                }
+                return Err(e);
+            }
+        };
         pr_info!(
             "recording to {:#x}+{:#x} ({} CPUs x {} records), {} of {} points probed\n",
             phys, size, nr_cpus, ring_records, registered, live.nr
         );
         Ok(this)
     }
+}
+
+/// Probes the plan, completes the header and writes the start record.
+/// Returns how many points registered; none is an error.
+fn start<'a>(
+    live: &mut Live,
+    users: impl Iterator<Item = Spec<'a>>,
+    stall: Option<Spec<'a>>,
+) -> Result<usize> {
+    let registered = add_points(live, users, stall)?;
+    if registered == 0 {
+        pr_err!("no point could be probed\n");
+        return Err(ENOENT);
+    }
+    live.register_notifier();
+    write_points(live)?;
+    live.writer.write(&Crumb::new(Kind::Start, format::NO_POINT, 0, registered as u64));
+    Ok(registered)
 }
 
 impl Drop for HangTrail {

@@ -174,6 +174,13 @@ impl Region {
         }
     }
 
+    /// Puts back a copy of the region taken at load (`bytes` from offset 0;
+    /// a whole number of words).
+    pub(crate) fn restore(&self, bytes: &[u8]) {
+        self.copy_in(0, &bytes[..bytes.len().min(self.size) & !7]);
+        self.barrier();
+    }
+
     /// Zeroes `[off, off + len)`.
     pub(crate) fn zero(&self, off: usize, len: usize) {
         for i in off / 8..(off + len) / 8 {

@@ -66,6 +66,8 @@ BAD_PARAMS = {
     "probes-syntax": ("EINVAL", "bad probes entry 'ksys_sync+zz'"),
     "probes-empty-symbol": ("EINVAL", "bad probes entry '+4'"),
     "stall-syntax": ("EINVAL", "bad inject_stall 'ksys_sync+0x'"),
+    # After the warm reset, with a trail in the region: the trail must survive.
+    "too-many-points": ("EINVAL", "more than 48 points"),
 }
 
 
@@ -117,6 +119,8 @@ def check_module(r, c):
         line = r.value(key) or ""
         c.that("previous boot stopped after iterate_supers on CPU 1; no crash" in line,
                f"{key}: dmesg summary names the last point (got {line!r})")
+    # previous.bin is read after the failed too-many-points load: still the
+    # trail of the boot before the reset.
     d = r.json()
     c.eq(d["verdict"]["state"], "no-crash", "verdict of the trail read after the warm reset")
     c.eq((d["verdict"]["last"] or {}).get("symbol"), "iterate_supers", "verdict.last")

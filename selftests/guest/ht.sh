@@ -61,6 +61,24 @@ ht_send_results() {
 	dmesg | grep 'hangtrail:' | sed 's/^/HT-DMESG /'
 }
 
+# The usual start of a first boot: the shell on CPU 0, hangtrail loaded,
+# this boot's kallsyms sent (the decoder's symbols for the trail).
+ht_prepare() {
+	ht_pin0
+	ht_insmod || ht_fail "insmod"
+	ht_send /proc/kallsyms kallsyms
+}
+
+# The usual end of a later boot (crash kernel, or after the warm reset):
+# hangtrail keeps the trail as `previous`; send it with the dmesg summary.
+# With an argument, this boot should not have happened: fail with it.
+ht_collect() {
+	ht_insmod || ht_fail "insmod"
+	ht_send_results
+	[ -z "${1:-}" ] || ht_fail "$1"
+	ht_end
+}
+
 # Pins this shell (and so what it starts) to CPU 0, so that a CPU locked up
 # with interrupts off cannot be the one that must run the trigger.
 ht_pin0() {

@@ -5,18 +5,14 @@
 # watchdog samples show CPU 1 stuck in the delay loop.
 
 first() {
-	ht_pin0
-	ht_insmod || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_prepare
 	ht_triggered "soft lockup on CPU 1, report stalls in print_modules"
 	taskset 2 insmod /lib/modules/test_lockup.ko time_secs=30 disable_preempt=1
 	ht_wait_forever
 }
 
 again() {
-	ht_insmod || ht_fail "insmod after the warm reset"
-	ht_send_results
-	ht_end
+	ht_collect
 }
 
 crash() {

@@ -3,9 +3,7 @@
 # softlockup_panic=1 and kdump works: the crash kernel reads the trail.
 
 first() {
-	ht_pin0
-	ht_insmod || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_prepare
 	ht_kdump_load
 	ht_triggered "soft lockup on CPU 1"
 	taskset 2 insmod /lib/modules/test_lockup.ko time_secs=15 disable_preempt=1
@@ -13,13 +11,9 @@ first() {
 }
 
 crash() {
-	ht_insmod || ht_fail "insmod in the crash kernel"
-	ht_send_results
-	ht_end
+	ht_collect
 }
 
 again() {
-	ht_insmod
-	ht_send_results
-	ht_fail "warm reset: the crash kernel was not reached"
+	ht_collect "warm reset: the crash kernel was not reached"
 }

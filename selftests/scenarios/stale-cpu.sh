@@ -4,9 +4,7 @@
 # ("failed to stop secondary CPUs"); on x86_64 the NMI stop works.
 
 first() {
-	ht_pin0
-	ht_insmod || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_prepare
 	ht_kdump_load
 	# x86_64: the TSC clocksource switch needs every CPU; let it happen first.
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt 10 ]; do sleep 1; done
@@ -20,13 +18,9 @@ first() {
 }
 
 crash() {
-	ht_insmod || ht_fail "insmod in the crash kernel"
-	ht_send_results
-	ht_end
+	ht_collect
 }
 
 again() {
-	ht_insmod
-	ht_send_results
-	ht_end
+	ht_collect "warm reset: the crash kernel was not reached"
 }

@@ -4,9 +4,7 @@
 # RAM, and the normal kernel finds the trail.
 
 first() {
-	ht_pin0
-	ht_insmod || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_prepare
 	ht_kdump_load
 	ht_triggered "sysrq crash on CPU 0"
 	echo c > /proc/sysrq-trigger
@@ -14,13 +12,9 @@ first() {
 }
 
 again() {
-	ht_insmod || ht_fail "insmod after the warm reset"
-	ht_send_results
-	ht_end
+	ht_collect
 }
 
 crash() {
-	ht_insmod
-	ht_send_results
-	ht_fail "the crash kernel was reached: the stall did not happen"
+	ht_collect "the crash kernel was reached: the stall did not happen"
 }

@@ -6,9 +6,7 @@
 # of caches_clean_inval_pou; x86_64: inside machine_kexec.
 
 first() {
-	ht_pin0
-	ht_insmod || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_prepare
 	sed 's/^/HT-PROBE /' /sys/kernel/debug/hangtrail/probes
 	if [ "$HT_ARCH" = arm64 ]; then
 		ht_triggered "kexec -p (cache maintenance at load)"
@@ -22,13 +20,9 @@ first() {
 }
 
 again() {
-	ht_insmod || ht_fail "insmod after the warm reset"
-	ht_send_results
-	ht_end
+	ht_collect
 }
 
 crash() {
-	ht_insmod
-	ht_send_results
-	ht_fail "the crash kernel was reached: the stall did not happen"
+	ht_collect "the crash kernel was reached: the stall did not happen"
 }
