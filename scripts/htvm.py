@@ -9,7 +9,7 @@ with HT-:
 
   HT-BOOT first|again|crash   which boot of the run this is
   HT-RESET-ME                 warm-reset me now (keeping RAM)
-  HT-TRIGGERED                the failure is being triggered: from here the
+  HT-TRIGGERED                (via printk) the failure is being triggered: the
                               guest reaches the crash kernel or hangs; after
                               `silence` seconds without console output the
                               runner warm-resets it, as one would a hung box
@@ -473,7 +473,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                 elif ln.startswith("HT-RESET-ME"):
                     monitor(sock, "system_reset")
                     resets += 1
-                elif ln.startswith("HT-TRIGGERED"):
+                elif "HT-TRIGGERED" in ln:  # via printk: after a timestamp
                     triggered = True
                 elif ln.startswith("HT-FAIL"):
                     raise RunError(f"guest: {ln}")

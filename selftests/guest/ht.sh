@@ -85,10 +85,12 @@ ht_pin0() {
 	taskset -p 1 $$ >/dev/null
 }
 
-# Tells the runner the trigger is next, then waits: from here the guest
-# either reaches the crash kernel or hangs until the runner resets it.
+# Tells the runner the trigger is next: from here the guest either reaches
+# the crash kernel or hangs until the runner resets it. Said through printk
+# (/dev/kmsg), not the tty, so that it reaches the console before the
+# panic's own lines: tty output can still be queued when the kernel panics.
 ht_triggered() {
-	echo "HT-TRIGGERED $*"
+	echo "HT-TRIGGERED $*" > /dev/kmsg
 }
 
 ht_wait_forever() {
