@@ -7,6 +7,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${HANGTRAIL_CACHE:-/var/cache/hangtrail}
 mkdir -p "$CACHE"
 
+export HOME=${HOME:-/root}
 export PATH=/usr/lib/llvm-19/bin:$HOME/.cargo/bin:$PATH
 
 log() { printf 'hangtrail: %s\n' "$*" >&2; }
