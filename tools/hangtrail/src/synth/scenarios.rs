@@ -72,6 +72,16 @@ const X86_FUNCS: &[&str] = &[
 ];
 
 /// A kernel image and its KASLR slide.
+/// Point indexes of the crash path, registered in crash-path order.
+struct CrashPath {
+    panic: u16,
+    ck: u16,
+    shut: u16,
+    stop: u16,
+    save: u16,
+    mk: u16,
+}
+
 struct Kernel {
     map: SymbolMap,
     slide: u64,
@@ -115,6 +125,19 @@ impl Kernel {
         };
         b.point(name, role, self.at(sym, off))
     }
+
+    /// Registers the crash-path points (`shutdown` and `stop` differ per
+    /// arch) in crash-path order.
+    fn crash_path(&self, b: &mut TrailBuilder, shutdown: &str, stop: &str) -> CrashPath {
+        CrashPath {
+            panic: self.point(b, "panic", Role::PanicEntry),
+            ck: self.point(b, "__crash_kexec", Role::CrashKexec),
+            shut: self.point(b, shutdown, Role::CrashShutdown),
+            stop: self.point(b, stop, Role::CpuStop),
+            save: self.point(b, "crash_save_cpu", Role::CrashSaveCpu),
+            mk: self.point(b, "machine_kexec", Role::MachineKexec),
+        }
+    }
 }
 
 /// x86_64, 2 CPUs: sysrq-c on CPU 1, the other CPU stopped by NMI, and the
@@ -122,12 +145,18 @@ impl Kernel {
 pub fn handoff() -> Scenario {
     let k = Kernel::x86_64();
     let mut b = k.builder(Arch::X86_64, 2);
-    let panic = k.point(&mut b, "panic", Role::PanicEntry);
-    let ck = k.point(&mut b, "__crash_kexec", Role::CrashKexec);
-    let shut = k.point(&mut b, "native_machine_crash_shutdown", Role::CrashShutdown);
-    let stop = k.point(&mut b, "nmi_shootdown_cpus", Role::CpuStop);
-    let save = k.point(&mut b, "crash_save_cpu", Role::CrashSaveCpu);
-    let mk = k.point(&mut b, "machine_kexec", Role::MachineKexec);
+    let CrashPath {
+        panic,
+        ck,
+        shut,
+        stop,
+        save,
+        mk,
+    } = k.crash_path(
+        &mut b,
+        "native_machine_crash_shutdown",
+        "nmi_shootdown_cpus",
+    );
     let wd = k.point(&mut b, "watchdog_timer_fn", Role::WatchdogTimer);
     b.area.header.flags = HDR_CRASH_KERNEL_REACHED;
     b.record(0, Kind::Start, 0, 7, 0, NO_POINT);
@@ -168,12 +197,14 @@ pub fn handoff() -> Scenario {
 pub fn softlockup_hung() -> Scenario {
     let k = Kernel::arm64();
     let mut b = k.builder(Arch::Arm64, 4);
-    let panic = k.point(&mut b, "panic", Role::PanicEntry);
-    let ck = k.point(&mut b, "__crash_kexec", Role::CrashKexec);
-    let shut = k.point(&mut b, "machine_crash_shutdown", Role::CrashShutdown);
-    let stop = k.point(&mut b, "crash_smp_send_stop", Role::CpuStop);
-    let save = k.point(&mut b, "crash_save_cpu", Role::CrashSaveCpu);
-    let mk = k.point(&mut b, "machine_kexec", Role::MachineKexec);
+    let CrashPath {
+        panic,
+        ck,
+        shut,
+        stop,
+        save,
+        mk,
+    } = k.crash_path(&mut b, "machine_crash_shutdown", "crash_smp_send_stop");
     let taint = k.point(&mut b, "add_taint", Role::SoftLockupTaint);
     let wd = k.point(&mut b, "watchdog_timer_fn", Role::WatchdogTimer);
     let pou1 = k.point(&mut b, "caches_clean_inval_pou+0x5c", Role::User);
@@ -253,12 +284,14 @@ pub fn softlockup_hung() -> Scenario {
 pub fn stale_cpu() -> Scenario {
     let k = Kernel::arm64();
     let mut b = k.builder(Arch::Arm64, 4);
-    let panic = k.point(&mut b, "panic", Role::PanicEntry);
-    let ck = k.point(&mut b, "__crash_kexec", Role::CrashKexec);
-    let shut = k.point(&mut b, "machine_crash_shutdown", Role::CrashShutdown);
-    let stop = k.point(&mut b, "crash_smp_send_stop", Role::CpuStop);
-    let save = k.point(&mut b, "crash_save_cpu", Role::CrashSaveCpu);
-    k.point(&mut b, "machine_kexec", Role::MachineKexec);
+    let CrashPath {
+        panic,
+        ck,
+        shut,
+        stop,
+        save,
+        ..
+    } = k.crash_path(&mut b, "machine_crash_shutdown", "crash_smp_send_stop");
     let wd = k.point(&mut b, "watchdog_timer_fn", Role::WatchdogTimer);
     let pou = k.point(&mut b, "caches_clean_inval_pou+0x5c", Role::User);
     b.area.header.online_cpus = 4;
