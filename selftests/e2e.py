@@ -212,6 +212,12 @@ def check_stall_reset(r, c):
     c.that("previous boot stopped after machine_kexec on CPU 0; crash kernel not reached"
            in summary, f"dmesg summary line: {summary!r}")
     check_crash_path_order(d, c, point_is("panic"))
+    # With the guest's vmlinux: file:line and the instruction at the stall.
+    vm = r.decode("previous.bin", "--vmlinux", htvm.prepare(r.arch).kdir / "vmlinux")
+    last = vm["verdict"]["last"] or {}
+    src = {"x86_64": "arch/x86/kernel/machine_kexec_64.c:", "arm64": "arch/arm64/kernel/machine_kexec.c:"}
+    c.that(src[r.arch] in (last.get("location") or ""), f"--vmlinux location: {last.get('location')!r}")
+    c.that(last.get("insn"), f"--vmlinux instruction: {last.get('insn')!r}")
 
 
 def check_stale_cpu(r, c):
