@@ -375,10 +375,9 @@ class Result:
 
     def decode(self, trail, *extra):
         """Decodes another trail file of this run (--json)."""
-        args = [decoder_path(), "decode", "--json", *extra]
-        if "kallsyms" in self.files:
-            args += ["--kallsyms", self.files["kallsyms"]]
-        return json.loads(sh(args + [self.out / trail]))
+        args = [decoder_path(), "decode", "--json", *extra,
+                *symbol_args(self.files, prepare(self.arch).kdir), self.out / trail]
+        return json.loads(sh(args))
 
 
 def extract_files(lines, out):
@@ -518,13 +517,16 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     return res
 
 
+def symbol_args(files, kdir):
+    """The run's own kallsyms if the guest sent it, else the build's System.map."""
+    if "kallsyms" in files:
+        return ["--kallsyms", files["kallsyms"]]
+    return ["--system-map", kdir / "System.map"]
+
+
 def decode(build, res):
     """Runs the decoder on previous.bin: decode.json and decode.txt."""
-    args = [build.decoder, "decode"]
-    if "kallsyms" in res.files:
-        args += ["--kallsyms", res.files["kallsyms"]]
-    else:
-        args += ["--system-map", build.kdir / "System.map"]
-    args.append(res.files["previous.bin"])
+    args = [build.decoder, "decode", *symbol_args(res.files, build.kdir),
+            res.files["previous.bin"]]
     (res.out / "decode.txt").write_text(sh(args) + "\n")
     (res.out / "decode.json").write_text(sh(args[:2] + ["--json"] + args[2:]) + "\n")
