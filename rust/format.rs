@@ -14,6 +14,11 @@
 //! samples_offset()+...  breadcrumb rings: nr_cpus * ring_records   records
 //! ```
 //!
+//! Version 2 (written now) differs from version 1 only in the header area
+//! (`HEADER_SIZE` 20 KiB, 256-byte point entries that hold a long symbol
+//! name) and in what records say (new kinds, roles and per-CPU flags). The
+//! decoder still reads version 1: `V1_*` describe its header area.
+//!
 //! A record is valid when its `seq` is non-zero and its checksum matches. The
 //! writer clears `seq`, writes the body and checksum, and writes `seq` last,
 //! with write barriers in between, so a record torn by a reset is never valid.
@@ -22,20 +27,38 @@
 /// `b"HANGTRL1"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"HANGTRL1");
 /// Bumped on any incompatible change. A decoder refuses newer versions.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// Oldest version a decoder still reads.
+pub const MIN_VERSION: u32 = 1;
 /// Bytes before the first record: fixed header plus the point table.
-pub const HEADER_SIZE: usize = 4096;
+pub const HEADER_SIZE: usize = 20480;
 /// Offset of the point table in the header area.
-pub const POINTS_OFFSET: usize = 1024;
+pub const POINTS_OFFSET: usize = 4096;
+/// Bytes of one point-table entry.
+pub const POINT_SIZE: usize = 256;
+/// Version 1: bytes before the first record.
+pub const V1_HEADER_SIZE: usize = 4096;
+/// Version 1: offset of the point table.
+pub const V1_POINTS_OFFSET: usize = 1024;
+/// Version 1: bytes of one point-table entry (`name[40]` first).
+pub const V1_POINT_SIZE: usize = 64;
+/// Version 1: bytes of a point's name.
+pub const V1_POINT_NAME_LEN: usize = 40;
+/// Version 1: entries in the point table.
+pub const V1_MAX_POINTS: usize = 48;
+/// CPUs a trail can describe (rings for CPUs `0..MAX_CPUS`); a header with
+/// more is invalid. The module drops records of CPUs beyond it.
+pub const MAX_CPUS: u32 = 1024;
 /// Size of every record.
 pub const RECORD_SIZE: usize = 64;
 /// Watchdog sample slots per CPU (a small ring of their own, so samples never
 /// push breadcrumbs out).
 pub const SAMPLES_PER_CPU: usize = 8;
 /// Entries in the point table.
-pub const MAX_POINTS: usize = 48;
-/// Bytes of a point's name (`symbol` or `symbol+0xoff`), NUL-padded.
-pub const POINT_NAME_LEN: usize = 40;
+pub const MAX_POINTS: usize = 64;
+/// Bytes of a point's name (`symbol` or `symbol+0xoff`), NUL-padded. A
+/// symbol of up to `POINT_NAME_LEN - 12` bytes fits with any offset.
+pub const POINT_NAME_LEN: usize = 224;
 /// Bytes of kernel release (`uname -r`), NUL-padded.
 pub const RELEASE_LEN: usize = 65;
 /// Payload bytes in a record.
@@ -47,15 +70,30 @@ pub const NO_POINT: u16 = u16::MAX;
 
 /// Header flag: a kdump crash kernel loaded hangtrail and found this trail.
 pub const HDR_CRASH_KERNEL_REACHED: u32 = 1 << 0;
+/// Header flag (v2): an NMI can reach a CPU that masked interrupts, so the
+/// hard-lockup backtrace and the crash stop can record its context (x86_64
+/// always; arm64 only with pseudo-NMI in use).
+pub const HDR_NMI_REACHES_IRQS_OFF: u32 = 1 << 1;
+/// Header flag (v2): `crash_kexec_post_notifiers` was set (the panic
+/// notifiers run before `__crash_kexec`).
+pub const HDR_POST_NOTIFIERS: u32 = 1 << 2;
 
-/// Record flag: written while `machine_kexec_post_load` ran (kexec -p time).
+/// Record flag: written by a task inside a kexec load (`kexec -p` time).
+/// v2: only the loading task's own records carry it.
 pub const REC_LOAD_PHASE: u8 = 1 << 0;
-/// Record flag: written after the crash path began (panic entry seen).
+/// Record flag: written after the crash path began. v1: on any CPU after
+/// any panic entry; v2: on the CPU that itself entered the crash path.
 pub const REC_CRASH_PHASE: u8 = 1 << 1;
-/// Record flag (samples): the interrupted context was the idle task.
+/// Record flag (samples, contexts): the interrupted context was the idle task.
 pub const REC_IDLE: u8 = 1 << 2;
-/// Record flag (samples): the interrupted context was user mode.
+/// Record flag (samples, contexts): the interrupted context was user mode.
 pub const REC_USER: u8 = 1 << 3;
+/// Record flag (v2): written by a CPU that the crash path stopped (from its
+/// crash-stop handler, or after it).
+pub const REC_STOPPED: u8 = 1 << 4;
+/// Record flag (v2, samples and contexts): the interrupted context had
+/// interrupts masked.
+pub const REC_IRQS_OFF: u8 = 1 << 5;
 
 /// Architecture of the kernel that wrote the region.
 #[repr(u32)]
@@ -129,7 +167,35 @@ pub enum Kind {
     Sample = 9,
     /// hangtrail started this trail: `arg` is the number of registered points.
     Start = 10,
+    /// v2, at crash-path entry (`__crash_kexec`): `arg` is 1 if a crash
+    /// image is loaded (`kexec_crash_loaded()`), else 0.
+    CrashLoaded = 11,
+    /// v2, at `machine_kexec`: `pc` is the image pointer, `arg` its type
+    /// (`KEXEC_IMAGE_DEFAULT` for `kexec -e`, `KEXEC_IMAGE_CRASH`).
+    KexecImage = 12,
+    /// v2, the interrupted context of a CPU at the crash stop (written by
+    /// that CPU from its stop handler, `REC_STOPPED`), or the crash CPU's own
+    /// saved context: `pc` interrupted pc, `arg` its sp, payload `lr` (u64
+    /// LE, the return address: arm64 x30, x86_64 the first unwound caller).
+    StopContext = 13,
+    /// v2, after the CPU stop returned, on the crash CPU: the CPUs online
+    /// and not seen stopped, 64 per record: `arg` the first CPU of the word,
+    /// `pc` the bit mask. Payload: u32 LE `unknown`, how many stop-handler
+    /// runs kprobes skipped (those CPUs may have stopped unseen); u32 LE
+    /// total CPUs not seen stopped. One record with mask 0 when none.
+    StopMap = 14,
+    /// v2, the hard-lockup detector found CPU `arg` stuck with interrupts
+    /// masked (written on the detecting CPU).
+    HardLockup = 15,
+    /// v2, the stuck CPU's own context, from the backtrace NMI the hard-lockup
+    /// detector sent it: `pc`, `arg` = sp, payload `lr` as in `StopContext`.
+    LockupContext = 16,
 }
+
+/// `KexecImage::arg`: the image of `kexec -l` / `kexec -e`.
+pub const KEXEC_IMAGE_DEFAULT: u64 = 0;
+/// `KexecImage::arg`: the kdump crash image (`kexec -p`).
+pub const KEXEC_IMAGE_CRASH: u64 = 1;
 
 impl Kind {
     /// Decodes a record's kind byte.
@@ -145,6 +211,12 @@ impl Kind {
             8 => Self::StillOnline,
             9 => Self::Sample,
             10 => Self::Start,
+            11 => Self::CrashLoaded,
+            12 => Self::KexecImage,
+            13 => Self::StopContext,
+            14 => Self::StopMap,
+            15 => Self::HardLockup,
+            16 => Self::LockupContext,
             _ => return None,
         })
     }
@@ -162,6 +234,12 @@ impl Kind {
             Self::StillOnline => "still-online",
             Self::Sample => "sample",
             Self::Start => "start",
+            Self::CrashLoaded => "crash-loaded",
+            Self::KexecImage => "kexec-image",
+            Self::StopContext => "stop-context",
+            Self::StopMap => "stop-map",
+            Self::HardLockup => "hard-lockup",
+            Self::LockupContext => "lockup-context",
         }
     }
 }
@@ -199,6 +277,24 @@ pub enum Role {
     /// The soft lockup detector's stopper work (`softlockup_fn`): the CPU was
     /// not stuck.
     WatchdogTouch = 12,
+    /// v2: hangtrail's own panic notifier (a pseudo-point: its address is the
+    /// notifier function).
+    PanicNotifier = 13,
+    /// v2: the per-CPU crash-stop handler (x86_64 `kdump_nmi_callback`, run in
+    /// the shootdown NMI; arm64 has none to probe: `crash_save_cpu` on a
+    /// non-crash CPU plays the part).
+    StopHandler = 14,
+    /// v2: an orderly reboot (`kernel_restart`, `machine_restart`).
+    Restart = 15,
+    /// v2: `emergency_restart` (the `panic=N` timeout, sysrq-b).
+    EmergencyRestart = 16,
+    /// v2: `kernel_halt` / `kernel_power_off` / `machine_power_off`.
+    PowerOff = 17,
+    /// v2: `kernel_kexec`, the `kexec -e` reboot into a loaded kernel.
+    KernelKexec = 18,
+    /// v2: the hard-lockup detector asking a CPU for its backtrace
+    /// (`nmi_trigger_cpumask_backtrace`).
+    HardLockupCheck = 19,
 }
 
 impl Role {
@@ -218,6 +314,13 @@ impl Role {
             10 => Self::SoftLockupTaint,
             11 => Self::WatchdogTimer,
             12 => Self::WatchdogTouch,
+            13 => Self::PanicNotifier,
+            14 => Self::StopHandler,
+            15 => Self::Restart,
+            16 => Self::EmergencyRestart,
+            17 => Self::PowerOff,
+            18 => Self::KernelKexec,
+            19 => Self::HardLockupCheck,
             _ => return None,
         })
     }
@@ -238,6 +341,13 @@ impl Role {
             Self::SoftLockupTaint => "softlockup-taint",
             Self::WatchdogTimer => "watchdog-timer",
             Self::WatchdogTouch => "watchdog-touch",
+            Self::PanicNotifier => "panic-notifier",
+            Self::StopHandler => "stop-handler",
+            Self::Restart => "restart",
+            Self::EmergencyRestart => "emergency-restart",
+            Self::PowerOff => "power-off",
+            Self::KernelKexec => "kernel-kexec",
+            Self::HardLockupCheck => "hardlockup-check",
         }
     }
 
@@ -263,7 +373,8 @@ pub const POINT_MISSING: u8 = 2;
 /// Point status: kprobes refused it (`errno` says why).
 pub const POINT_REFUSED: u8 = 3;
 
-/// One probe point, as the module resolved it at load.
+/// One probe point, as the module resolved it at load. v1 entries (64
+/// bytes, a 40-byte name) are read into this shape by `Trail::point`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Point {
@@ -285,6 +396,8 @@ pub struct Point {
     pub offset: u32,
     /// Reserved, zero.
     pub _pad2: u32,
+    /// Reserved, zero.
+    pub _pad3: [u8; POINT_SIZE - POINT_NAME_LEN - 24],
 }
 
 /// Fixed header, at offset 0 of the region. Small on purpose: the kernel
@@ -336,6 +449,15 @@ pub struct Header {
     pub csum: u32,
     /// Reserved, zero.
     pub _pad2: u32,
+    /// v2: period of the watchdog hrtimer that writes the samples, ns (0 if
+    /// unknown, and in v1): how long a silent CPU has been silent is read
+    /// against it.
+    pub sample_period_ns: u64,
+    /// v2: `panic_timeout` when the trail started (`panic=N`: reboot N s
+    /// after a panic; 0 waits forever; negative reboots at once).
+    pub panic_timeout: i32,
+    /// Reserved, zero.
+    pub _pad3: u32,
 }
 
 /// One record: a breadcrumb, a sample, or a piece of one.
@@ -365,13 +487,13 @@ pub struct Record {
 }
 
 const _: () = assert!(core::mem::size_of::<Record>() == RECORD_SIZE);
-const _: () = assert!(core::mem::size_of::<Point>() == 64);
+const _: () = assert!(core::mem::size_of::<Point>() == POINT_SIZE);
 const _: () = assert!(core::mem::size_of::<Header>() == HEADER_FIXED);
 const _: () = assert!(core::mem::size_of::<HeaderArea>() == HEADER_SIZE);
 const _: () = assert!(core::mem::offset_of!(HeaderArea, points) == POINTS_OFFSET);
 
 /// Bytes of `Header`.
-pub const HEADER_FIXED: usize = 208;
+pub const HEADER_FIXED: usize = 224;
 const HEADER_CSUM_OFFSET: usize = core::mem::offset_of!(Header, csum);
 
 /// The whole header area as written: `Header`, reserved zeros, the point
@@ -386,7 +508,7 @@ pub struct HeaderArea {
     /// The probe points, `header.nr_points` used.
     pub points: [Point; MAX_POINTS],
     /// Reserved, zero.
-    pub _tail: [u8; HEADER_SIZE - POINTS_OFFSET - MAX_POINTS * 64],
+    pub _tail: [u8; HEADER_SIZE - POINTS_OFFSET - MAX_POINTS * POINT_SIZE],
 }
 const _: () = assert!(core::mem::offset_of!(Record, csum) == RECORD_SIZE - 4);
 
@@ -417,9 +539,10 @@ pub const fn checksum(bytes: &[u8]) -> u32 {
     nonzero(fnv(FNV_OFFSET, bytes))
 }
 
-/// Writes `h` into a header area and seals it (fills in the checksum): for
-/// a header changed after the fact, e.g. the crash kernel's flag.
-pub fn reseal(area: &mut [u8; HEADER_SIZE], h: &Header) {
+/// Writes `h` into a header area (of its version's size) and seals it
+/// (fills in the checksum): for a header changed after the fact, e.g. the
+/// crash kernel's flag.
+pub fn reseal(area: &mut [u8], h: &Header) {
     let mut h = *h;
     h.csum = 0;
     area[..HEADER_FIXED].copy_from_slice(h.as_bytes());
@@ -439,21 +562,29 @@ pub fn header_checksum_no_points(h: &Header) -> u32 {
     nonzero(sum)
 }
 
-/// The checksum of a header area (`HEADER_SIZE` bytes), reading its `csum`
-/// field as zero.
-pub fn header_checksum(area: &[u8; HEADER_SIZE]) -> u32 {
+/// The checksum of a header area (`HEADER_SIZE` bytes for v2,
+/// `V1_HEADER_SIZE` for v1), reading its `csum` field as zero.
+pub fn header_checksum(area: &[u8]) -> u32 {
     let h = fnv(FNV_OFFSET, &area[..HEADER_CSUM_OFFSET]);
     let h = fnv(h, &[0; 4]);
     nonzero(fnv(h, &area[HEADER_CSUM_OFFSET + 4..]))
 }
 
 impl Point {
-    /// Reads a point-table entry.
-    pub fn from_bytes(b: &[u8; 64]) -> Self {
-        // SAFETY: `Point` is `repr(C)`, 64 bytes (asserted above), of integers
-        // and integer arrays: any bytes are a valid value; `read_unaligned`
-        // takes any alignment.
+    /// Reads a (v2) point-table entry.
+    pub fn from_bytes(b: &[u8; POINT_SIZE]) -> Self {
+        // SAFETY: `Point` is `repr(C)`, `POINT_SIZE` bytes (asserted above),
+        // of integers and integer arrays: any bytes are a valid value;
+        // `read_unaligned` takes any alignment.
         unsafe { core::ptr::read_unaligned(b.as_ptr() as *const Self) }
+    }
+
+    /// Reads a v1 point-table entry: `name[40]`, then the same fields.
+    pub fn from_v1_bytes(b: &[u8; V1_POINT_SIZE]) -> Self {
+        let mut v2 = [0u8; POINT_SIZE];
+        v2[..V1_POINT_NAME_LEN].copy_from_slice(&b[..V1_POINT_NAME_LEN]);
+        v2[POINT_NAME_LEN..POINT_NAME_LEN + 24].copy_from_slice(&b[V1_POINT_NAME_LEN..]);
+        Self::from_bytes(&v2)
     }
 }
 
@@ -535,8 +666,9 @@ impl Header {
         unsafe { &*(self as *const Self as *const [u8; HEADER_FIXED]) }
     }
 
-    /// Reads the header from the start of a header area.
-    pub fn from_bytes(b: &[u8; HEADER_SIZE]) -> Self {
+    /// Reads the header from the start of a header area (any version: v1
+    /// has zeros where v2 added fields).
+    pub fn from_bytes(b: &[u8; V1_HEADER_SIZE]) -> Self {
         let mut h = Self::zeroed();
         // SAFETY: as in `zeroed`, any bytes are a valid `Header`; the source
         // has at least `HEADER_FIXED` bytes and does not overlap `h`.
@@ -548,7 +680,7 @@ impl Header {
 
     /// Offset of CPU `cpu`'s sample slots.
     pub fn samples_offset(&self, cpu: u32) -> usize {
-        HEADER_SIZE + cpu as usize * self.samples_per_cpu as usize * RECORD_SIZE
+        self.header_size as usize + cpu as usize * self.samples_per_cpu as usize * RECORD_SIZE
     }
 
     /// Offset of CPU `cpu`'s breadcrumb ring.
@@ -566,8 +698,13 @@ impl Header {
 /// Breadcrumb records per CPU that a region of `region_size` bytes holds for
 /// `nr_cpus` CPUs, or `None` if fewer than `MIN_RING_RECORDS`.
 pub const fn ring_records_for(region_size: u64, nr_cpus: u32) -> Option<u32> {
-    let fixed = HEADER_SIZE as u64 + nr_cpus as u64 * (SAMPLES_PER_CPU * RECORD_SIZE) as u64;
-    if nr_cpus == 0 || region_size < fixed {
+    ring_records_for_header(HEADER_SIZE, region_size, nr_cpus)
+}
+
+/// As `ring_records_for`, for a header area of `header_size` bytes.
+pub const fn ring_records_for_header(header_size: usize, region_size: u64, nr_cpus: u32) -> Option<u32> {
+    let fixed = header_size as u64 + nr_cpus as u64 * (SAMPLES_PER_CPU * RECORD_SIZE) as u64;
+    if nr_cpus == 0 || nr_cpus > MAX_CPUS || region_size < fixed {
         return None;
     }
     let per_cpu = (region_size - fixed) / (nr_cpus as u64 * RECORD_SIZE as u64);
@@ -648,30 +785,39 @@ impl<'a> Trail<'a> {
     /// Checks the header of `bytes` (a region or a copy of one, possibly cut
     /// short: records past the end read as `Slot::Missing`).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, HeaderError> {
-        let Some(hb) = bytes.first_chunk::<HEADER_SIZE>() else {
+        let Some(fixed) = bytes.first_chunk::<V1_HEADER_SIZE>() else {
             return Err(if bytes.len() >= 8 && bytes[..8] != MAGIC.to_le_bytes() {
                 HeaderError::BadMagic
             } else {
                 HeaderError::Truncated
             });
         };
-        let header = Header::from_bytes(hb);
+        let header = Header::from_bytes(fixed);
         if header.magic != MAGIC {
             return Err(HeaderError::BadMagic);
         }
         if header.version > VERSION {
             return Err(HeaderError::NewerVersion(header.version));
         }
+        let size = match header.version {
+            1 => V1_HEADER_SIZE,
+            VERSION => HEADER_SIZE,
+            _ => return Err(HeaderError::BadGeometry),
+        };
+        let Some(hb) = bytes.get(..size) else {
+            return Err(HeaderError::Truncated);
+        };
         if header.csum != header_checksum(hb) {
             return Err(HeaderError::BadChecksum);
         }
-        let geometry_ok = header.version == VERSION
-            && header.header_size as usize == HEADER_SIZE
+        let max_points = if header.version == 1 { V1_MAX_POINTS } else { MAX_POINTS };
+        let geometry_ok = header.header_size as usize == size
             && header.record_size as usize == RECORD_SIZE
             && header.samples_per_cpu as usize == SAMPLES_PER_CPU
-            && header.nr_points as usize <= MAX_POINTS
+            && header.nr_points as usize <= max_points
+            && header.nr_cpus <= MAX_CPUS
             && header.ring_records as usize >= MIN_RING_RECORDS
-            && ring_records_for(header.region_size, header.nr_cpus)
+            && ring_records_for_header(size, header.region_size, header.nr_cpus)
                 .is_some_and(|n| n >= header.ring_records);
         if !geometry_ok {
             return Err(HeaderError::BadGeometry);
@@ -684,8 +830,12 @@ impl<'a> Trail<'a> {
         if i >= self.header.nr_points as usize {
             return None;
         }
-        let off = POINTS_OFFSET + i * 64;
-        self.bytes.get(off..off + 64)?.first_chunk::<64>().map(Point::from_bytes)
+        if self.header.version == 1 {
+            let off = V1_POINTS_OFFSET + i * V1_POINT_SIZE;
+            return self.bytes.get(off..)?.first_chunk::<V1_POINT_SIZE>().map(Point::from_v1_bytes);
+        }
+        let off = POINTS_OFFSET + i * POINT_SIZE;
+        self.bytes.get(off..)?.first_chunk::<POINT_SIZE>().map(Point::from_bytes)
     }
 
     /// The points in use.

@@ -110,6 +110,11 @@ impl fmt::Display for Detail<'_> {
             Kind::StillOnline => write!(f, "  CPU {} still online", r.arg()),
             Kind::Start => write!(f, "  points={}", r.arg()),
             Kind::Sample => write!(f, "  pid {}", r.arg()),
+            Kind::CrashLoaded => write!(f, "  crash image loaded: {}", r.arg() != 0),
+            Kind::KexecImage => write!(f, "  image type {}", r.arg()),
+            Kind::StopContext | Kind::LockupContext => write!(f, "  sp={:#x}", r.arg()),
+            Kind::StopMap => write!(f, "  CPUs {}.. mask {:#x}", r.arg(), r.pc()),
+            Kind::HardLockup => write!(f, "  CPU {} hard-locked", r.arg()),
             Kind::Name | Kind::PanicNotifier => Ok(()),
         }
     }

@@ -107,7 +107,7 @@ impl TrailBuilder {
         let i = self.area.header.nr_points as usize;
         assert!(i < self.area.points.len(), "too many points");
         let mut p = Point {
-            name: [0; 40],
+            name: [0; crate::format::POINT_NAME_LEN],
             addr,
             role: role as u8,
             status,
@@ -116,6 +116,7 @@ impl TrailBuilder {
             errno,
             offset,
             _pad2: 0,
+            _pad3: [0; 8],
         };
         copy_padded(&mut p.name, name.as_bytes());
         self.area.points[i] = p;
@@ -309,7 +310,10 @@ pub fn fix_header_csum(image: &mut [u8]) {
     let Some(area) = image.first_chunk_mut::<HEADER_SIZE>() else {
         return;
     };
-    let h = Header::from_bytes(area);
+    let Some(fixed) = area.first_chunk::<{ crate::format::V1_HEADER_SIZE }>() else {
+        return;
+    };
+    let h = Header::from_bytes(fixed);
     reseal(area, &h);
 }
 
