@@ -9,7 +9,7 @@ use crate::debuginfo::DebugInfo;
 use crate::format::{
     cstr, Arch, Header, HeaderError, Kind, Point, Record, Role, Slot, Trail, HEADER_SIZE,
     POINT_MISSING, POINT_REFUSED, POINT_REGISTERED, RECORD_SIZE, REC_CRASH_PHASE, REC_IDLE,
-    REC_LOAD_PHASE, REC_USER,
+    REC_IRQS_OFF, REC_LOAD_PHASE, REC_STOPPED, REC_USER,
 };
 use crate::symbols::{Resolver, Source, Sym, SymbolError, SymbolTable, MAX_SYMBOL_SPAN};
 use crate::verdict::{self, SoftLockup, StaleCpu, Stuck, Verdict};
@@ -124,6 +124,8 @@ pub fn flag_names(flags: u8) -> impl Iterator<Item = &'static str> {
         (REC_CRASH_PHASE, "crash"),
         (REC_IDLE, "idle"),
         (REC_USER, "user"),
+        (REC_STOPPED, "stopped"),
+        (REC_IRQS_OFF, "irqs-off"),
     ]
     .into_iter()
     .filter(move |(f, _)| flags & f != 0)
