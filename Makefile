@@ -1,23 +1,33 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-#   make [KDIR=<kernel build dir>] [LLVM=1]    build hangtrail.ko
-#   make demo                                  the arm64 stall-and-reset demo
-#   make check                                 everything CI runs
+#   make [KDIR=<kernel build dir>]     build hangtrail.ko (default: the running kernel)
+#   make sign [KEY=... CERT=...]       sign it (default: KDIR's own certs/signing_key.*)
+#   make demo                          the arm64 stall-and-reset demo
+#   make check                         everything CI runs
 #
-# The module builds against any Rust-enabled kernel build dir; the demo and
-# tests build their own 6.12 guest kernels (scripts/build-kernel).
+# KDIR is a Rust-enabled kernel's build dir or installed headers package
+# (/lib/modules/$(uname -r)/build). The compiler (LLVM=... or CC=...), rustc
+# and bindgen follow that kernel's own configuration (scripts/kernel-toolchain
+# reads them from KDIR/include/config/auto.conf); set LLVM=, CC=, RUSTC= or
+# BINDGEN= to override. The demo and tests build their own 6.12 guest kernels
+# (scripts/build-kernel).
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
-LLVM ?= 1
-RUSTC ?= /usr/bin/rustc
-export PATH := /usr/lib/llvm-19/bin:$(HOME)/.cargo/bin:$(PATH)
+KEY ?= $(KDIR)/certs/signing_key.pem
+CERT ?= $(KDIR)/certs/signing_key.x509
+
+# Evaluated in the recipes only: demo and check need no KDIR.
+kbuild = +tc=$$(scripts/kernel-toolchain $(KDIR)) && $(MAKE) -C $(KDIR) M=$(CURDIR) $$tc
 
 modules:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUSTC=$(RUSTC) modules
+	$(kbuild) modules
 
 clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUSTC=$(RUSTC) clean
+	$(kbuild) clean
 	rm -f rust/bindings_generated.rs
+
+sign: modules
+	scripts/sign-module $(KDIR) $(KEY) $(CERT) hangtrail.ko
 
 demo:
 	scripts/demo
@@ -25,4 +35,4 @@ demo:
 check:
 	scripts/check
 
-.PHONY: modules clean demo check
+.PHONY: modules clean sign demo check
