@@ -21,3 +21,24 @@ kernel_arch() {
 	*) die "unknown arch '$1' (x86_64 or arm64)" ;;
 	esac
 }
+
+# The unpacked linux-source-6.12 tree, one per package version, shared by
+# every build (guest kernels, host kernels, both arches); unpacked once under
+# a lock. Prints its path. Builds use it read-only, out of tree (O=).
+kernel_source() {
+	local tarball=/usr/src/linux-source-6.12.tar.xz srcver src
+	[ -f "$tarball" ] || die "$tarball missing: run scripts/install-deps"
+	srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	src=$CACHE/src/linux-$srcver
+	mkdir -p "$CACHE/src"
+	(
+		flock 9
+		if [ ! -f "$src/.done" ]; then
+			log "unpacking linux-source $srcver"
+			rm -rf "$src" && mkdir -p "$src"
+			tar -xf "$tarball" -C "$src" --strip-components=1
+			touch "$src/.done"
+		fi
+	) 9>"$CACHE/src/.lock"
+	echo "$src"
+}
