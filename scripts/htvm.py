@@ -13,9 +13,19 @@ with HT-:
                               guest reaches the crash kernel or hangs; after
                               `silence` seconds without console output the
                               runner warm-resets it, as one would a hung box
-  HT-FILE-BEGIN/END name md5  a file sent as gzip+base64
+  HT-FILE name md5            a file went over the file channel (below)
   HT-END                      done (the guest powers off)
   HT-FAIL why                 the scenario failed inside the guest
+
+Files travel on a channel of their own, a second serial port (x86_64
+ttyS1, arm64 ttyAMA1 -- QEMU's virt board gives a second PL011 to a second
+-serial) that the kernel never prints to: no kernel message can interleave
+with a file, whatever the loglevel. The runner keeps it in channel.log;
+each file is a block
+
+  HT-FILE-BEGIN name
+  gzip+base64 lines
+  HT-FILE-END name md5
 
 Every run has a timeout; a failure says what failed and shows the last
 console lines.
@@ -51,6 +61,7 @@ class Arch:
     name: str
     qemu: list
     console: str
+    channel: str  # the second serial port: the file channel
     region: int  # physical address of the hangtrail region
     reserve: str  # kernel args reserving region + control page + ramoops
     image: str  # kernel image, relative to the build dir
@@ -67,6 +78,7 @@ ARCHES = {
         "x86_64",
         ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", "1G"],
         "ttyS0",
+        "ttyS1",
         0x30000000,
         "memmap=2M$0x30000000",
         "arch/x86/boot/bzImage",
@@ -79,6 +91,7 @@ ARCHES = {
         "arm64",
         ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-accel", "tcg", "-m", "1G"],
         "ttyAMA0",
+        "ttyAMA1",
         0x78000000,
         "mem=768M",
         "arch/arm64/boot/Image",
@@ -108,6 +121,7 @@ LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
 
 SCENARIOS = {
     "smoke": Scenario(),
+    "channel": Scenario(timeout=240),
     "module": Scenario(
         timeout=240,
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
@@ -381,7 +395,8 @@ class Result:
 
 
 def extract_files(lines, out):
-    """Writes every HT-FILE block to out/, checking its md5."""
+    """Writes every HT-FILE block of the file channel to out/, checking its
+    md5. A block cut short by a reset is dropped (a later one may follow)."""
     files, name, chunks = {}, None, []
     for ln in lines:
         if ln.startswith("HT-FILE-BEGIN "):
@@ -391,15 +406,29 @@ def extract_files(lines, out):
             try:
                 data = gzip.decompress(base64.b64decode("".join(chunks)))
             except Exception as e:  # noqa: BLE001 - any decode error means corrupt
-                raise RunError(f"file {end_name} arrived corrupt over the console: {e}")
+                raise RunError(f"file {end_name} arrived corrupt over the file channel: {e}")
             if hashlib.md5(data).hexdigest() != md5:
-                raise RunError(f"file {end_name} arrived corrupt over the console (md5)")
+                raise RunError(f"file {end_name} arrived corrupt over the file channel (md5)")
             (out / end_name).write_bytes(data)
             files[end_name] = out / end_name
             name = None
         elif name:
             chunks.append(ln.strip())
     return files
+
+
+def check_announced(lines, files):
+    """Every file the console announced (HT-FILE name md5) is the one that
+    arrived on the channel."""
+    for ln in lines:
+        parts = ln.split()
+        if len(parts) == 3 and parts[0] == "HT-FILE":
+            name, md5 = parts[1:]
+            if name not in files:
+                raise RunError(f"file {name} was sent but never arrived on the file channel")
+            if hashlib.md5(files[name].read_bytes()).hexdigest() != md5:
+                raise RunError(f"file {name}: the last copy on the file channel is not the "
+                               f"one announced (md5 {md5})")
 
 
 def monitor(sock, cmd):
@@ -439,6 +468,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
             p for p in (sc.params, sc.params_fn(build) if sc.params_fn else "", params) if p
         ),
         "HT_CRASH_APPEND": f"console={arch.console} maxcpus=1 reset_devices",
+        "HT_CHANNEL": f"/dev/{arch.channel}",
     }
     run_conf.update(sc.conf)
     run_conf.update(conf or {})
@@ -453,7 +483,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     cpu_model = sc.cpu.get(arch_name, "max,pauth-impdef=on" if arch_name == "arm64" else None)
     cmd = arch.qemu + ["-smp", str(cpus), "-kernel", str(build.kdir / arch.image),
                        "-initrd", str(initrd), "-append", cmdline, "-display", "none",
-                       "-serial", "stdio", "-monitor", f"unix:{sock},server,nowait"]
+                       "-serial", "stdio", "-serial", f"file:{out / 'channel.log'}",
+                       "-monitor", f"unix:{sock},server,nowait"]
     if cpu_model:
         cmd += ["-cpu", cpu_model]
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
@@ -503,7 +534,9 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         con.close()
     lines = con.since(0)
     try:
-        files = extract_files(lines, out)
+        channel = (out / "channel.log").read_bytes().decode("ascii", "replace")
+        files = extract_files(channel.replace("\r", "").splitlines(), out)
+        check_announced(lines, files)
     except RunError as e:
         raise RunError(f"{sc_name}/{arch_name}: {e}") from None
     res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf)

@@ -282,8 +282,22 @@ def check_report_hang(r, c):
     c.that((stuck.get(1) or {}).get("count", 0) >= 3, "at least 3 samples on the same function")
 
 
+def check_channel(r, c):
+    # The run itself fails on a file whose md5 does not match.
+    for name in ("random.bin", "kallsyms"):
+        if not c.that(name in r.files, f"{name} arrived"):
+            continue
+        # The flood really overlapped this transfer on the console.
+        start = next(i for i, ln in enumerate(r.lines) if ln == f"HT-SENDING {name}")
+        end = next((i for i, ln in enumerate(r.lines) if i > start and
+                    ln.startswith(f"HT-FILE {name} ")), len(r.lines))
+        flood = sum("ht-flood" in ln for ln in r.lines[start:end])
+        c.that(flood >= 20, f"kernel messages on the console during {name}'s transfer: {flood}")
+
+
 TESTS = [
     ("smoke", check_smoke),
+    ("channel", check_channel),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
