@@ -122,6 +122,7 @@ LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
 SCENARIOS = {
     "smoke": Scenario(),
     "channel": Scenario(timeout=240),
+    "permissions": Scenario(timeout=180),
     "module": Scenario(
         timeout=240,
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
@@ -292,6 +293,10 @@ def initramfs(build, sc_name, conf, work):
     os.chmod(root / "init", 0o755)
     shutil.copy2(TOP / "selftests" / "guest" / "ht.sh", root / "lib" / "ht.sh")
     shutil.copy2(TOP / "selftests" / "scenarios" / f"{sc_name}.sh", root / "scenario.sh")
+    # A non-root user for the tests that need one (su nobody).
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n"
+                                         "nobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
     with open(root / "etc" / "ht.conf", "w") as f:
         for k, v in conf.items():
             f.write(f"{k}='{v}'\n")

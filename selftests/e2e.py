@@ -295,9 +295,24 @@ def check_channel(r, c):
         c.that(flood >= 20, f"kernel messages on the console during {name}'s transfer: {flood}")
 
 
+def check_permissions(r, c):
+    # The test means something only if nobody could otherwise get in.
+    c.eq(r.value("HT-NOBODY-ID"), "65534", "su nobody runs as uid 65534")
+    c.eq(r.value("HT-NOBODY-CONTROL"), "public", "nobody reads a world-readable file")
+    c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes", "nobody lists the directory")
+    perms = {v.split()[0]: v.split(maxsplit=4)[1:] for v in r.values("HT-PERM")}
+    for name in ("previous", "current", "probes"):
+        mode, owner, size, user = (perms.get(name, []) + ["?"] * 4)[:4]
+        c.eq((mode, owner), ("400", "root"), f"{name}: mode and owner")
+        c.that(size.isdigit() and int(size) > 0, f"{name}: root reads it ({size} bytes)")
+        c.that(user.startswith("refused:") and "Permission denied" in user,
+               f"{name}: a non-root read fails (got {user!r})")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("channel", check_channel),
+    ("permissions", check_permissions),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
