@@ -123,6 +123,9 @@ SCENARIOS = {
     "smoke": Scenario(),
     "channel": Scenario(timeout=240),
     "permissions": Scenario(timeout=180),
+    # 4 CPUs, a 64 KiB region: rings of 168 records, wrapped hundreds of times.
+    "storm": Scenario(cpus=4, timeout=240,
+                      conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
     "module": Scenario(
         timeout=240,
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "

@@ -309,10 +309,63 @@ def check_permissions(r, c):
                f"{name}: a non-root read fails (got {user!r})")
 
 
+def ring_slots(path, d):
+    """{cpu: [seq in slot order]} of the decoder's valid ring records: each
+    is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
+    so the order is the ring's own, not the decoder's."""
+    raw = Path(path).read_bytes()
+    want = {(x["seq"], x["pc"], x["cpu"]) for x in d["records"]}
+    rings = {}
+    for off in range(0, len(raw) - 63, 64):
+        seq, pc, cpu = (int.from_bytes(raw[off:off + 8], "little"),
+                        int.from_bytes(raw[off + 16:off + 24], "little"),
+                        int.from_bytes(raw[off + 32:off + 36], "little"))
+        if (seq, pc, cpu) in want:
+            rings.setdefault(cpu, []).append(seq)
+    return rings
+
+
+def check_ring_order(path, d, c, what):
+    """Per CPU, going round the ring from its oldest record, seqs increase:
+    at most one descent (newest -> oldest) in the circular slot order."""
+    rings = ring_slots(path, d)
+    c.eq(sum(map(len, rings.values())), len(d["records"]), f"{what}: records found in the raw rings")
+    for cpu, seqs in sorted(rings.items()):
+        descents = sum(a > b for a, b in zip(seqs, seqs[1:] + seqs[:1]))
+        c.that(descents <= 1, f"{what}: CPU {cpu}'s ring out of seq order ({descents} descents)")
+
+
+def check_storm(r, c):
+    c.eq(r.value("HT-OOPS"), "0", "no oops, BUG or warning in dmesg")
+    d = r.decode("current.bin")
+    h = d["header"]
+    ring, cpus = h["ring_records"], h["nr_cpus"]
+    c.eq(cpus, 4, "CPUs in the trail")
+    storm = dict(kv.split("=") for kv in (r.value("HT-STORM") or "").split())
+    hits = {ln.split()[1]: int(ln.split("hits=")[1].split()[0])
+            for ln in r.values("HT-PROBE") if "hits=" in ln}
+    c.that(int(storm.get("hits", 0)) >= 20 * ring * cpus,
+           f"every ring wrapped many times: {storm.get('hits')} hits, {ring} x {cpus} slots")
+    bad = [x for x in d["invalid"] if x["reason"] != "torn"]
+    c.eq(bad, [], "every slot valid or torn (no invalid record)")
+    for cpu in range(cpus):
+        valid = [x for x in d["records"] if x["cpu"] == cpu]
+        torn = [x for x in d["invalid"] if x["cpu"] == cpu and x["area"] == "ring"]
+        c.eq(len(valid) + len(torn), ring, f"CPU {cpu}'s ring is full")
+        for point in ("read_zero", "write_null"):
+            c.that(any(x.get("point") == point for x in valid), f"CPU {cpu} recorded {point}")
+    for point in ("read_zero", "write_null"):
+        n = len(records(d, point=point))
+        c.that(0 < n <= hits.get(point, 0), f"{point}: {n} valid records <= {hits.get(point)} hits")
+    check_ring_order(r.files["current.bin"], d, c, "current")
+    c.that(not d["warnings"], f"decoder warnings: {d['warnings']}")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("channel", check_channel),
     ("permissions", check_permissions),
+    ("storm", check_storm),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
