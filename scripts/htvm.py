@@ -9,6 +9,8 @@ with HT-:
 
   HT-BOOT first|again|crash   which boot of the run this is
   HT-RESET-ME                 warm-reset me now (keeping RAM)
+  HT-RESET-RANDOM             warm-reset me after a random delay (the
+                              scenario's reset_delay range, seconds)
   HT-TRIGGERED                (via printk) the failure is being triggered: the
                               guest reaches the crash kernel or hangs; after
                               `silence` seconds without console output the
@@ -120,6 +122,7 @@ class Scenario:
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
+    reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
 
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
@@ -131,6 +134,8 @@ SCENARIOS = {
     # 4 CPUs, a 64 KiB region: rings of 168 records, wrapped hundreds of times.
     "storm": Scenario(cpus=4, timeout=240,
                       conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
+    "random-reset": Scenario(cpus=2, timeout=300,
+                             conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
     "module": Scenario(
         timeout=240,
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
@@ -373,6 +378,7 @@ class Result:
     arch: str
     scenario: str
     conf: dict
+    reset_delays: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def load(cls, out):
@@ -381,7 +387,7 @@ class Result:
         lines = (out / "console.log").read_text(errors="replace").splitlines()
         files = {f: out / f for f in meta["files"]}
         return cls(out, lines, meta["boots"], meta["resets"], files, meta["arch"],
-                   meta["scenario"], meta["conf"])
+                   meta["scenario"], meta["conf"], meta.get("reset_delays", []))
 
     def has(self, text):
         return any(text in ln for ln in self.lines)
@@ -507,6 +513,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                          stderr=subprocess.STDOUT)
     con = Console(q.stdout, out / "console.log")
     start, seen, resets, boots, triggered, ended = time.monotonic(), 0, 0, [], False, None
+    reset_at, delays = None, []
     try:
         while True:
             for ln in con.since(seen):
@@ -514,6 +521,9 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                 if ln.startswith("HT-BOOT "):
                     boots.append(ln.split()[1])
                     triggered = False
+                elif ln.startswith("HT-RESET-RANDOM"):
+                    delays.append(round(random.uniform(*sc.reset_delay), 3))
+                    reset_at = time.monotonic() + delays[-1]
                 elif ln.startswith("HT-RESET-ME"):
                     monitor(sock, "system_reset")
                     resets += 1
@@ -529,6 +539,10 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                 break
             if q.poll() is not None:
                 raise RunError(f"QEMU exited ({q.returncode}) before the scenario ended")
+            if reset_at is not None and time.monotonic() >= reset_at:
+                monitor(sock, "system_reset")
+                resets += 1
+                reset_at = None
             if triggered and con.silent_for() > sc.silence:
                 log(f"{sc_name}/{arch_name}: no console output for {sc.silence}s after the "
                     f"trigger: hung; warm reset (RAM kept)")
@@ -553,13 +567,13 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         check_announced(lines, files)
     except RunError as e:
         raise RunError(f"{sc_name}/{arch_name}: {e}") from None
-    res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf)
+    res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf, delays)
     if "previous.bin" in files:
         decode(build, res)
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
-         "resets": resets, "files": sorted(files), "seconds": round(time.monotonic() - start, 1),
-         "conf": run_conf},
+         "resets": resets, "reset_delays": delays, "files": sorted(files),
+         "seconds": round(time.monotonic() - start, 1), "conf": run_conf},
         indent=2) + "\n")
     return res
 

@@ -11,6 +11,7 @@ arch, `# ` diagnostics for each failed assertion, and a closing
 
 import argparse
 import concurrent.futures
+import re
 import subprocess
 import sys
 import time
@@ -24,10 +25,15 @@ ERRNO = {"EINVAL": 22, "EBUSY": 16}
 
 
 class Check:
-    """Collects assertion failures of one test instead of stopping at the first."""
+    """Collects assertion failures of one test instead of stopping at the first,
+    and notes (figures worth reporting, shown as diagnostics either way)."""
 
     def __init__(self):
         self.failures = []
+        self.notes = []
+
+    def note(self, text):
+        self.notes.append(text)
 
     def that(self, cond, what):
         if not cond:
@@ -313,6 +319,11 @@ def ring_slots(path, d):
     """{cpu: [seq in slot order]} of the decoder's valid ring records: each
     is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
     so the order is the ring's own, not the decoder's."""
+    return {cpu: [seq for _, seq in v] for cpu, v in ring_offsets(path, d).items()}
+
+
+def ring_offsets(path, d):
+    """As ring_slots, with each record's byte offset: {cpu: [(offset, seq)]}."""
     raw = Path(path).read_bytes()
     want = {(x["seq"], x["pc"], x["cpu"]) for x in d["records"]}
     rings = {}
@@ -321,8 +332,17 @@ def ring_slots(path, d):
                         int.from_bytes(raw[off + 16:off + 24], "little"),
                         int.from_bytes(raw[off + 32:off + 36], "little"))
         if (seq, pc, cpu) in want:
-            rings.setdefault(cpu, []).append(seq)
+            rings.setdefault(cpu, []).append((off, seq))
     return rings
+
+
+def ring_base(d, cpu):
+    """Byte offset of CPU `cpu`'s ring in a v2 trail (format.rs's layout;
+    HEADER_SIZE read from there, its one definition)."""
+    src = (htvm.TOP / "rust" / "format.rs").read_text()
+    header_size = int(re.search(r"pub const HEADER_SIZE: usize = (\d+);", src).group(1))
+    h = d["header"]
+    return header_size + (h["nr_cpus"] * h["samples_per_cpu"] + cpu * h["ring_records"]) * 64
 
 
 def check_ring_order(path, d, c, what):
@@ -361,11 +381,46 @@ def check_storm(r, c):
     c.that(not d["warnings"], f"decoder warnings: {d['warnings']}")
 
 
+def check_random_reset(r, c):
+    want = int(r.conf["HT_RESETS"])
+    c.eq(r.boots, ["first"] + ["again"] * want, "boots")
+    c.eq(r.resets, want, "warm resets")
+    c.eq(r.value("HT-OOPS"), "0", "no oops, BUG or warning in dmesg")
+    total = {"records": 0, "torn": 0}
+    for n in range(1, want + 1):
+        name = f"previous-{n}.bin"
+        if not c.that(name in r.files, f"{name} sent"):
+            continue
+        d = r.decode(name)
+        h = d["header"]
+        ring = h["ring_records"]
+        bad = [x for x in d["invalid"] if x["reason"] != "torn"]
+        c.eq(bad, [], f"{name}: no invalid slot (a torn record is never shown as valid)")
+        offs = ring_offsets(r.files[name], d)
+        c.eq(sum(map(len, offs.values())), len(d["records"]), f"{name}: records found in the raw rings")
+        for cpu in range(h["nr_cpus"]):
+            valid = offs.get(cpu, [])
+            torn = [x for x in d["invalid"] if x["cpu"] == cpu and x["area"] == "ring"]
+            c.eq(len(valid) + len(torn), ring, f"{name}: CPU {cpu}'s ring is full")
+            c.that(len(torn) <= 1, f"{name}: CPU {cpu}: {len(torn)} torn records, at most 1 in flight")
+            if torn and valid:
+                newest = max(valid, key=lambda v: v[1])[0]
+                slot = (newest - ring_base(d, cpu)) // 64
+                c.eq(torn[0]["slot"], (slot + 1) % ring,
+                     f"{name}: CPU {cpu}'s torn slot is the one after its newest record")
+        check_ring_order(r.files[name], d, c, name)
+        total["records"] += len(d["records"])
+        total["torn"] += sum(x["reason"] == "torn" for x in d["invalid"])
+    c.note(f"resets {r.resets} (after {', '.join(f'{s:.2f}' for s in r.reset_delays)} s of storm); "
+           f"records {total['records']}, torn {total['torn']}")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("channel", check_channel),
     ("permissions", check_permissions),
     ("storm", check_storm),
+    ("random-reset", check_random_reset),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
@@ -404,7 +459,7 @@ def run_test(arch, scenario, check):
         c.failures.append(str(e))
     except Exception:  # noqa: BLE001 - a broken check is a failed test, with its trace
         c.failures.append(traceback.format_exc())
-    return c.failures, time.monotonic() - t0
+    return c.failures, c.notes, time.monotonic() - t0
 
 
 def main():
@@ -432,7 +487,7 @@ def main():
             results.update(dict(f.result()))
     passed = failed = 0
     for n, (name, *_rest) in enumerate(plan, 1):
-        failures, secs = results[name]
+        failures, notes, secs = results[name]
         if failures:
             failed += 1
             print(f"not ok {n} {name}")
@@ -442,6 +497,8 @@ def main():
         else:
             passed += 1
             print(f"ok {n} {name} # {secs:.0f}s")
+        for note in notes:
+            print(f"# {note}")
     print(f"e2e: {passed} passed, {failed} failed, 0 skipped")
     return 1 if failed else 0
 
