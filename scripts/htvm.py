@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -125,6 +126,10 @@ class Scenario:
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
 
 
+# The point table's size, from its one definition (format.rs).
+MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);",
+                           (TOP / "rust" / "format.rs").read_text()).group(1))
+
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
 
 SCENARIOS = {
@@ -138,6 +143,8 @@ SCENARIOS = {
                              conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
     "module": Scenario(
         timeout=240,
+        # The too-many-points case: this many probes= points + the plan's.
+        conf={"HT_MAX_POINTS": MAX_POINTS},
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
         "ramoops.record_size=0x4000 ramoops.console_size=0x4000",
     ),
@@ -368,6 +375,9 @@ class Console:
         self._log.close()
 
 
+PRINTK_TIME = re.compile(r"^\[ *\d+\.\d+\] ")
+
+
 @dataclasses.dataclass
 class Result:
     out: Path
@@ -393,15 +403,15 @@ class Result:
         return any(text in ln for ln in self.lines)
 
     def value(self, key):
-        """The rest of the last console line starting with `key `."""
-        for ln in reversed(self.lines):
-            if ln.startswith(key + " "):
-                return ln[len(key) + 1 :]
-        return None
+        """The rest of the last console line starting with `key ` (after a
+        printk timestamp, for lines said through /dev/kmsg)."""
+        vals = self.values(key)
+        return vals[-1] if vals else None
 
     def values(self, key):
-        """The rest of every console line starting with `key `."""
-        return [ln[len(key) + 1 :] for ln in self.lines if ln.startswith(key + " ")]
+        """The rest of every console line starting with `key ` (as above)."""
+        lines = (PRINTK_TIME.sub("", ln, count=1) for ln in self.lines)
+        return [ln[len(key) + 1 :] for ln in lines if ln.startswith(key + " ")]
 
     def json(self, name="decode.json"):
         return json.loads((self.out / name).read_text())

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import htvm  # noqa: E402
 
 ERRNO = {"EINVAL": 22, "EBUSY": 16}
+MAX_POINTS = htvm.MAX_POINTS
 
 
 class Check:
@@ -73,7 +74,7 @@ BAD_PARAMS = {
     "probes-empty-symbol": ("EINVAL", "bad probes entry '+4'"),
     "stall-syntax": ("EINVAL", "bad inject_stall 'ksys_sync+0x'"),
     # After the warm reset, with a trail in the region: the trail must survive.
-    "too-many-points": ("EINVAL", "more than 48 points"),
+    "too-many-points": ("EINVAL", f"more than {MAX_POINTS} points"),
 }
 
 

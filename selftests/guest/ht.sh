@@ -57,10 +57,12 @@ ht_insmod() {
 }
 
 # Loads the kdump crash kernel: the same image, with the crash initramfs.
+# Said through printk: a crash may follow at once, and tty output still
+# queued then is lost (see ht_triggered).
 ht_kdump_load() {
 	kexec -p -s /kernel --initrd=/crash.cpio --append="$HT_CRASH_APPEND" ||
 		ht_fail "kexec -p failed"
-	echo "HT-KDUMP-LOADED $(cat /sys/kernel/kexec_crash_loaded)"
+	echo "HT-KDUMP-LOADED $(cat /sys/kernel/kexec_crash_loaded)" > /dev/kmsg
 }
 
 # The trail the module found at load, the dmesg summary, and kallsyms.
