@@ -3,7 +3,8 @@
 //! `/sys/kernel/debug/hangtrail/`: `previous` (the trail found at load, raw,
 //! root-only), `current` (the live region, raw, root-only) and `probes` (one
 //! line per point: index, name, role, status, address, hits, kprobe misses;
-//! then `dropped=N`, records lost to CPUs beyond `region::MAX_CPUS`).
+//! then `dropped=N`, records lost to CPUs beyond `region::MAX_CPUS`;
+//! root-only too: it holds kernel addresses).
 
 use crate::bindings;
 use crate::format::{self, Role};
@@ -52,7 +53,7 @@ impl Dir {
         let mut this = Self { dir, previous: None };
         if live {
             this.file(c"current", 0o400, &CURRENT_FOPS);
-            this.file(c"probes", 0o444, &PROBES_FOPS);
+            this.file(c"probes", 0o400, &PROBES_FOPS);
         }
         if let Some(bytes) = previous {
             let blob = KBox::new(

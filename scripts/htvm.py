@@ -9,13 +9,25 @@ with HT-:
 
   HT-BOOT first|again|crash   which boot of the run this is
   HT-RESET-ME                 warm-reset me now (keeping RAM)
+  HT-RESET-RANDOM             warm-reset me after a random delay (the
+                              scenario's reset_delay range, seconds)
   HT-TRIGGERED                (via printk) the failure is being triggered: the
                               guest reaches the crash kernel or hangs; after
                               `silence` seconds without console output the
                               runner warm-resets it, as one would a hung box
-  HT-FILE-BEGIN/END name md5  a file sent as gzip+base64
+  HT-FILE name md5            a file went over the file channel (below)
   HT-END                      done (the guest powers off)
   HT-FAIL why                 the scenario failed inside the guest
+
+Files travel on a channel of their own, a second serial port (x86_64
+ttyS1, arm64 ttyAMA1 -- QEMU's virt board gives a second PL011 to a second
+-serial) that the kernel never prints to: no kernel message can interleave
+with a file, whatever the loglevel. The runner keeps it in channel.log;
+each file is a block
+
+  HT-FILE-BEGIN name
+  gzip+base64 lines
+  HT-FILE-END name md5
 
 Every run has a timeout; a failure says what failed and shows the last
 console lines.
@@ -28,6 +40,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -51,11 +64,13 @@ class Arch:
     name: str
     qemu: list
     console: str
+    channel: str  # the second serial port: the file channel
     region: int  # physical address of the hangtrail region
     reserve: str  # kernel args reserving region + control page + ramoops
     image: str  # kernel image, relative to the build dir
     ram: int  # an address inside System RAM (for a refused-load test)
     ramoops: int  # where the module test puts ramoops, which claims it
+    boot_args: str = ""  # every kernel of a run, crash kernel too
 
 
 REGION_SIZE = 0x100000
@@ -67,6 +82,7 @@ ARCHES = {
         "x86_64",
         ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", "1G"],
         "ttyS0",
+        "ttyS1",
         0x30000000,
         "memmap=2M$0x30000000",
         "arch/x86/boot/bzImage",
@@ -74,11 +90,16 @@ ARCHES = {
         # Above RAM: ramoops claims (request_mem_region) only what has no
         # struct page; memmap= ranges have them.
         0x70000000,
+        # The IO-APIC timer check counts ticks over a delay: on a loaded host
+        # TCG misses them and the kernel panics at boot ("IO-APIC + timer
+        # doesn't work!"), seen after a warm reset during a storm.
+        "no_timer_check",
     ),
     "arm64": Arch(
         "arm64",
         ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-accel", "tcg", "-m", "1G"],
         "ttyAMA0",
+        "ttyAMA1",
         0x78000000,
         "mem=768M",
         "arch/arm64/boot/Image",
@@ -102,14 +123,28 @@ class Scenario:
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
+    reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
 
+
+# The point table's size, from its one definition (format.rs).
+MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);",
+                           (TOP / "rust" / "format.rs").read_text()).group(1))
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
 
 SCENARIOS = {
     "smoke": Scenario(),
+    "channel": Scenario(timeout=240),
+    "permissions": Scenario(timeout=180),
+    # 4 CPUs, a 64 KiB region: rings of 168 records, wrapped hundreds of times.
+    "storm": Scenario(cpus=4, timeout=240,
+                      conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
+    "random-reset": Scenario(cpus=2, timeout=300,
+                             conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
     "module": Scenario(
         timeout=240,
+        # The too-many-points case: this many probes= points + the plan's.
+        conf={"HT_MAX_POINTS": MAX_POINTS},
         append="ramoops.mem_address={ramoops} ramoops.mem_size=0x10000 "
         "ramoops.record_size=0x4000 ramoops.console_size=0x4000",
     ),
@@ -278,6 +313,10 @@ def initramfs(build, sc_name, conf, work):
     os.chmod(root / "init", 0o755)
     shutil.copy2(TOP / "selftests" / "guest" / "ht.sh", root / "lib" / "ht.sh")
     shutil.copy2(TOP / "selftests" / "scenarios" / f"{sc_name}.sh", root / "scenario.sh")
+    # A non-root user for the tests that need one (su nobody).
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n"
+                                         "nobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
     with open(root / "etc" / "ht.conf", "w") as f:
         for k, v in conf.items():
             f.write(f"{k}='{v}'\n")
@@ -336,6 +375,9 @@ class Console:
         self._log.close()
 
 
+PRINTK_TIME = re.compile(r"^\[ *\d+\.\d+\] ")
+
+
 @dataclasses.dataclass
 class Result:
     out: Path
@@ -346,6 +388,7 @@ class Result:
     arch: str
     scenario: str
     conf: dict
+    reset_delays: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def load(cls, out):
@@ -354,21 +397,21 @@ class Result:
         lines = (out / "console.log").read_text(errors="replace").splitlines()
         files = {f: out / f for f in meta["files"]}
         return cls(out, lines, meta["boots"], meta["resets"], files, meta["arch"],
-                   meta["scenario"], meta["conf"])
+                   meta["scenario"], meta["conf"], meta.get("reset_delays", []))
 
     def has(self, text):
         return any(text in ln for ln in self.lines)
 
     def value(self, key):
-        """The rest of the last console line starting with `key `."""
-        for ln in reversed(self.lines):
-            if ln.startswith(key + " "):
-                return ln[len(key) + 1 :]
-        return None
+        """The rest of the last console line starting with `key ` (after a
+        printk timestamp, for lines said through /dev/kmsg)."""
+        vals = self.values(key)
+        return vals[-1] if vals else None
 
     def values(self, key):
-        """The rest of every console line starting with `key `."""
-        return [ln[len(key) + 1 :] for ln in self.lines if ln.startswith(key + " ")]
+        """The rest of every console line starting with `key ` (as above)."""
+        lines = (PRINTK_TIME.sub("", ln, count=1) for ln in self.lines)
+        return [ln[len(key) + 1 :] for ln in lines if ln.startswith(key + " ")]
 
     def json(self, name="decode.json"):
         return json.loads((self.out / name).read_text())
@@ -381,7 +424,8 @@ class Result:
 
 
 def extract_files(lines, out):
-    """Writes every HT-FILE block to out/, checking its md5."""
+    """Writes every HT-FILE block of the file channel to out/, checking its
+    md5. A block cut short by a reset is dropped (a later one may follow)."""
     files, name, chunks = {}, None, []
     for ln in lines:
         if ln.startswith("HT-FILE-BEGIN "):
@@ -391,15 +435,29 @@ def extract_files(lines, out):
             try:
                 data = gzip.decompress(base64.b64decode("".join(chunks)))
             except Exception as e:  # noqa: BLE001 - any decode error means corrupt
-                raise RunError(f"file {end_name} arrived corrupt over the console: {e}")
+                raise RunError(f"file {end_name} arrived corrupt over the file channel: {e}")
             if hashlib.md5(data).hexdigest() != md5:
-                raise RunError(f"file {end_name} arrived corrupt over the console (md5)")
+                raise RunError(f"file {end_name} arrived corrupt over the file channel (md5)")
             (out / end_name).write_bytes(data)
             files[end_name] = out / end_name
             name = None
         elif name:
             chunks.append(ln.strip())
     return files
+
+
+def check_announced(lines, files):
+    """Every file the console announced (HT-FILE name md5) is the one that
+    arrived on the channel."""
+    for ln in lines:
+        parts = ln.split()
+        if len(parts) == 3 and parts[0] == "HT-FILE":
+            name, md5 = parts[1:]
+            if name not in files:
+                raise RunError(f"file {name} was sent but never arrived on the file channel")
+            if hashlib.md5(files[name].read_bytes()).hexdigest() != md5:
+                raise RunError(f"file {name}: the last copy on the file channel is not the "
+                               f"one announced (md5 {md5})")
 
 
 def monitor(sock, cmd):
@@ -438,13 +496,15 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         "HT_PARAMS": " ".join(
             p for p in (sc.params, sc.params_fn(build) if sc.params_fn else "", params) if p
         ),
-        "HT_CRASH_APPEND": f"console={arch.console} maxcpus=1 reset_devices",
+        "HT_CRASH_APPEND": " ".join(a for a in (f"console={arch.console}", arch.boot_args,
+                                                "maxcpus=1 reset_devices") if a),
+        "HT_CHANNEL": f"/dev/{arch.channel}",
     }
     run_conf.update(sc.conf)
     run_conf.update(conf or {})
     cmdline = " ".join(
         a
-        for a in (f"console={arch.console}", arch.reserve, "crashkernel=256M",
+        for a in (f"console={arch.console}", arch.boot_args, arch.reserve, "crashkernel=256M",
                   sc.append.format(ramoops=hex(arch.ramoops)), append)
         if a
     )
@@ -453,7 +513,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     cpu_model = sc.cpu.get(arch_name, "max,pauth-impdef=on" if arch_name == "arm64" else None)
     cmd = arch.qemu + ["-smp", str(cpus), "-kernel", str(build.kdir / arch.image),
                        "-initrd", str(initrd), "-append", cmdline, "-display", "none",
-                       "-serial", "stdio", "-monitor", f"unix:{sock},server,nowait"]
+                       "-serial", "stdio", "-serial", f"file:{out / 'channel.log'}",
+                       "-monitor", f"unix:{sock},server,nowait"]
     if cpu_model:
         cmd += ["-cpu", cpu_model]
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
@@ -462,6 +523,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                          stderr=subprocess.STDOUT)
     con = Console(q.stdout, out / "console.log")
     start, seen, resets, boots, triggered, ended = time.monotonic(), 0, 0, [], False, None
+    reset_at, delays = None, []
     try:
         while True:
             for ln in con.since(seen):
@@ -469,6 +531,9 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                 if ln.startswith("HT-BOOT "):
                     boots.append(ln.split()[1])
                     triggered = False
+                elif ln.startswith("HT-RESET-RANDOM"):
+                    delays.append(round(random.uniform(*sc.reset_delay), 3))
+                    reset_at = time.monotonic() + delays[-1]
                 elif ln.startswith("HT-RESET-ME"):
                     monitor(sock, "system_reset")
                     resets += 1
@@ -484,6 +549,10 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                 break
             if q.poll() is not None:
                 raise RunError(f"QEMU exited ({q.returncode}) before the scenario ended")
+            if reset_at is not None and time.monotonic() >= reset_at:
+                monitor(sock, "system_reset")
+                resets += 1
+                reset_at = None
             if triggered and con.silent_for() > sc.silence:
                 log(f"{sc_name}/{arch_name}: no console output for {sc.silence}s after the "
                     f"trigger: hung; warm reset (RAM kept)")
@@ -503,16 +572,18 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         con.close()
     lines = con.since(0)
     try:
-        files = extract_files(lines, out)
+        channel = (out / "channel.log").read_bytes().decode("ascii", "replace")
+        files = extract_files(channel.replace("\r", "").splitlines(), out)
+        check_announced(lines, files)
     except RunError as e:
         raise RunError(f"{sc_name}/{arch_name}: {e}") from None
-    res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf)
+    res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf, delays)
     if "previous.bin" in files:
         decode(build, res)
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
-         "resets": resets, "files": sorted(files), "seconds": round(time.monotonic() - start, 1),
-         "conf": run_conf},
+         "resets": resets, "reset_delays": delays, "files": sorted(files),
+         "seconds": round(time.monotonic() - start, 1), "conf": run_conf},
         indent=2) + "\n")
     return res
 

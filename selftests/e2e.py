@@ -11,6 +11,7 @@ arch, `# ` diagnostics for each failed assertion, and a closing
 
 import argparse
 import concurrent.futures
+import re
 import subprocess
 import sys
 import time
@@ -21,13 +22,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import htvm  # noqa: E402
 
 ERRNO = {"EINVAL": 22, "EBUSY": 16}
+MAX_POINTS = htvm.MAX_POINTS
 
 
 class Check:
-    """Collects assertion failures of one test instead of stopping at the first."""
+    """Collects assertion failures of one test instead of stopping at the first,
+    and notes (figures worth reporting, shown as diagnostics either way)."""
 
     def __init__(self):
         self.failures = []
+        self.notes = []
+
+    def note(self, text):
+        self.notes.append(text)
 
     def that(self, cond, what):
         if not cond:
@@ -67,7 +74,7 @@ BAD_PARAMS = {
     "probes-empty-symbol": ("EINVAL", "bad probes entry '+4'"),
     "stall-syntax": ("EINVAL", "bad inject_stall 'ksys_sync+0x'"),
     # After the warm reset, with a trail in the region: the trail must survive.
-    "too-many-points": ("EINVAL", "more than 48 points"),
+    "too-many-points": ("EINVAL", f"more than {MAX_POINTS} points"),
 }
 
 
@@ -282,8 +289,139 @@ def check_report_hang(r, c):
     c.that((stuck.get(1) or {}).get("count", 0) >= 3, "at least 3 samples on the same function")
 
 
+def check_channel(r, c):
+    # The run itself fails on a file whose md5 does not match.
+    for name in ("random.bin", "kallsyms"):
+        if not c.that(name in r.files, f"{name} arrived"):
+            continue
+        # The flood really overlapped this transfer on the console.
+        start = next(i for i, ln in enumerate(r.lines) if ln == f"HT-SENDING {name}")
+        end = next((i for i, ln in enumerate(r.lines) if i > start and
+                    ln.startswith(f"HT-FILE {name} ")), len(r.lines))
+        flood = sum("ht-flood" in ln for ln in r.lines[start:end])
+        c.that(flood >= 20, f"kernel messages on the console during {name}'s transfer: {flood}")
+
+
+def check_permissions(r, c):
+    # The test means something only if nobody could otherwise get in.
+    c.eq(r.value("HT-NOBODY-ID"), "65534", "su nobody runs as uid 65534")
+    c.eq(r.value("HT-NOBODY-CONTROL"), "public", "nobody reads a world-readable file")
+    c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes", "nobody lists the directory")
+    perms = {v.split()[0]: v.split(maxsplit=4)[1:] for v in r.values("HT-PERM")}
+    for name in ("previous", "current", "probes"):
+        mode, owner, size, user = (perms.get(name, []) + ["?"] * 4)[:4]
+        c.eq((mode, owner), ("400", "root"), f"{name}: mode and owner")
+        c.that(size.isdigit() and int(size) > 0, f"{name}: root reads it ({size} bytes)")
+        c.that(user.startswith("refused:") and "Permission denied" in user,
+               f"{name}: a non-root read fails (got {user!r})")
+
+
+def ring_slots(path, d):
+    """{cpu: [seq in slot order]} of the decoder's valid ring records: each
+    is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
+    so the order is the ring's own, not the decoder's."""
+    return {cpu: [seq for _, seq in v] for cpu, v in ring_offsets(path, d).items()}
+
+
+def ring_offsets(path, d):
+    """As ring_slots, with each record's byte offset: {cpu: [(offset, seq)]}."""
+    raw = Path(path).read_bytes()
+    want = {(x["seq"], x["pc"], x["cpu"]) for x in d["records"]}
+    rings = {}
+    for off in range(0, len(raw) - 63, 64):
+        seq, pc, cpu = (int.from_bytes(raw[off:off + 8], "little"),
+                        int.from_bytes(raw[off + 16:off + 24], "little"),
+                        int.from_bytes(raw[off + 32:off + 36], "little"))
+        if (seq, pc, cpu) in want:
+            rings.setdefault(cpu, []).append((off, seq))
+    return rings
+
+
+def ring_base(d, cpu):
+    """Byte offset of CPU `cpu`'s ring in a v2 trail (format.rs's layout;
+    HEADER_SIZE read from there, its one definition)."""
+    src = (htvm.TOP / "rust" / "format.rs").read_text()
+    header_size = int(re.search(r"pub const HEADER_SIZE: usize = (\d+);", src).group(1))
+    h = d["header"]
+    return header_size + (h["nr_cpus"] * h["samples_per_cpu"] + cpu * h["ring_records"]) * 64
+
+
+def check_ring_order(path, d, c, what):
+    """Per CPU, going round the ring from its oldest record, seqs increase:
+    at most one descent (newest -> oldest) in the circular slot order."""
+    rings = ring_slots(path, d)
+    c.eq(sum(map(len, rings.values())), len(d["records"]), f"{what}: records found in the raw rings")
+    for cpu, seqs in sorted(rings.items()):
+        descents = sum(a > b for a, b in zip(seqs, seqs[1:] + seqs[:1]))
+        c.that(descents <= 1, f"{what}: CPU {cpu}'s ring out of seq order ({descents} descents)")
+
+
+def check_storm(r, c):
+    c.eq(r.value("HT-OOPS"), "0", "no oops, BUG or warning in dmesg")
+    d = r.decode("current.bin")
+    h = d["header"]
+    ring, cpus = h["ring_records"], h["nr_cpus"]
+    c.eq(cpus, 4, "CPUs in the trail")
+    storm = dict(kv.split("=") for kv in (r.value("HT-STORM") or "").split())
+    hits = {ln.split()[1]: int(ln.split("hits=")[1].split()[0])
+            for ln in r.values("HT-PROBE") if "hits=" in ln}
+    c.that(int(storm.get("hits", 0)) >= 20 * ring * cpus,
+           f"every ring wrapped many times: {storm.get('hits')} hits, {ring} x {cpus} slots")
+    bad = [x for x in d["invalid"] if x["reason"] != "torn"]
+    c.eq(bad, [], "every slot valid or torn (no invalid record)")
+    for cpu in range(cpus):
+        valid = [x for x in d["records"] if x["cpu"] == cpu]
+        torn = [x for x in d["invalid"] if x["cpu"] == cpu and x["area"] == "ring"]
+        c.eq(len(valid) + len(torn), ring, f"CPU {cpu}'s ring is full")
+        for point in ("read_zero", "write_null"):
+            c.that(any(x.get("point") == point for x in valid), f"CPU {cpu} recorded {point}")
+    for point in ("read_zero", "write_null"):
+        n = len(records(d, point=point))
+        c.that(0 < n <= hits.get(point, 0), f"{point}: {n} valid records <= {hits.get(point)} hits")
+    check_ring_order(r.files["current.bin"], d, c, "current")
+    c.that(not d["warnings"], f"decoder warnings: {d['warnings']}")
+
+
+def check_random_reset(r, c):
+    want = int(r.conf["HT_RESETS"])
+    c.eq(r.boots, ["first"] + ["again"] * want, "boots")
+    c.eq(r.resets, want, "warm resets")
+    c.eq(r.value("HT-OOPS"), "0", "no oops, BUG or warning in dmesg")
+    total = {"records": 0, "torn": 0}
+    for n in range(1, want + 1):
+        name = f"previous-{n}.bin"
+        if not c.that(name in r.files, f"{name} sent"):
+            continue
+        d = r.decode(name)
+        h = d["header"]
+        ring = h["ring_records"]
+        bad = [x for x in d["invalid"] if x["reason"] != "torn"]
+        c.eq(bad, [], f"{name}: no invalid slot (a torn record is never shown as valid)")
+        offs = ring_offsets(r.files[name], d)
+        c.eq(sum(map(len, offs.values())), len(d["records"]), f"{name}: records found in the raw rings")
+        for cpu in range(h["nr_cpus"]):
+            valid = offs.get(cpu, [])
+            torn = [x for x in d["invalid"] if x["cpu"] == cpu and x["area"] == "ring"]
+            c.eq(len(valid) + len(torn), ring, f"{name}: CPU {cpu}'s ring is full")
+            c.that(len(torn) <= 1, f"{name}: CPU {cpu}: {len(torn)} torn records, at most 1 in flight")
+            if torn and valid:
+                newest = max(valid, key=lambda v: v[1])[0]
+                slot = (newest - ring_base(d, cpu)) // 64
+                c.eq(torn[0]["slot"], (slot + 1) % ring,
+                     f"{name}: CPU {cpu}'s torn slot is the one after its newest record")
+        check_ring_order(r.files[name], d, c, name)
+        total["records"] += len(d["records"])
+        total["torn"] += sum(x["reason"] == "torn" for x in d["invalid"])
+    c.note(f"resets {r.resets} (after {', '.join(f'{s:.2f}' for s in r.reset_delays)} s of storm); "
+           f"records {total['records']}, torn {total['torn']}")
+
+
 TESTS = [
     ("smoke", check_smoke),
+    ("channel", check_channel),
+    ("permissions", check_permissions),
+    ("storm", check_storm),
+    ("random-reset", check_random_reset),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
@@ -322,7 +460,7 @@ def run_test(arch, scenario, check):
         c.failures.append(str(e))
     except Exception:  # noqa: BLE001 - a broken check is a failed test, with its trace
         c.failures.append(traceback.format_exc())
-    return c.failures, time.monotonic() - t0
+    return c.failures, c.notes, time.monotonic() - t0
 
 
 def main():
@@ -350,7 +488,7 @@ def main():
             results.update(dict(f.result()))
     passed = failed = 0
     for n, (name, *_rest) in enumerate(plan, 1):
-        failures, secs = results[name]
+        failures, notes, secs = results[name]
         if failures:
             failed += 1
             print(f"not ok {n} {name}")
@@ -360,6 +498,8 @@ def main():
         else:
             passed += 1
             print(f"ok {n} {name} # {secs:.0f}s")
+        for note in notes:
+            print(f"# {note}")
     print(f"e2e: {passed} passed, {failed} failed, 0 skipped")
     return 1 if failed else 0
 

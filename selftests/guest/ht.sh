@@ -26,15 +26,23 @@ ht_end() {
 	sleep 3600
 }
 
-# Sends a file to the host: gzip + base64 between markers, with its md5.
-# printk is silenced while it goes, so no kernel line splits the block.
+# Sends a file to the host over the file channel ($HT_CHANNEL, a serial
+# port the kernel does not print to): gzip + base64 between markers, with
+# its md5; then announces it on the console. The file is copied first: a
+# live one (`current`, /proc/kallsyms) may change between two reads.
 ht_send() {	# path, name
 	[ -e "$1" ] || { echo "HT-NOFILE $2"; return 1; }
-	dmesg -n 1
-	echo "HT-FILE-BEGIN $2"
-	gzip -c < "$1" | base64
-	echo "HT-FILE-END $2 $(md5sum < "$1" | cut -d' ' -f1)"
-	dmesg -n 7
+	cat "$1" > /tmp/ht-send || { echo "HT-NOFILE $2"; return 1; }
+	md5=$(md5sum < /tmp/ht-send | cut -d' ' -f1)
+	stty -F "$HT_CHANNEL" raw -echo
+	# Closing the tty waits until the UART has sent everything.
+	{
+		echo "HT-FILE-BEGIN $2"
+		gzip -c < /tmp/ht-send | base64
+		echo "HT-FILE-END $2 $md5"
+	} > "$HT_CHANNEL"
+	rm -f /tmp/ht-send
+	echo "HT-FILE $2 $md5"
 }
 
 # Loads hangtrail.ko on the run's region, with the run's parameters ($@ adds
@@ -49,10 +57,12 @@ ht_insmod() {
 }
 
 # Loads the kdump crash kernel: the same image, with the crash initramfs.
+# Said through printk: a crash may follow at once, and tty output still
+# queued then is lost (see ht_triggered).
 ht_kdump_load() {
 	kexec -p -s /kernel --initrd=/crash.cpio --append="$HT_CRASH_APPEND" ||
 		ht_fail "kexec -p failed"
-	echo "HT-KDUMP-LOADED $(cat /sys/kernel/kexec_crash_loaded)"
+	echo "HT-KDUMP-LOADED $(cat /sys/kernel/kexec_crash_loaded)" > /dev/kmsg
 }
 
 # The trail the module found at load, the dmesg summary, and kallsyms.

@@ -87,7 +87,7 @@ again() {
 	# A load that fails after it started a fresh trail (the point table
 	# overflows) must put the trail it found back.
 	bad too-many-points mem_address="$HT_REGION_ADDR" mem_size="$HT_REGION_SIZE" \
-		probes="$(seq 1 45 | sed 's/^/ksys_sync+/' | paste -sd, -)"
+		probes="$(seq 1 "$HT_MAX_POINTS" | sed 's/^/ksys_sync+/' | paste -sd, -)"
 	ht_insmod || ht_fail "insmod after reset"
 	echo "HT-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
 	ht_send $D/previous previous.bin
