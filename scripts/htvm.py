@@ -119,6 +119,11 @@ SCENARIOS = {
     "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
     "user-points": Scenario(cpu={"arm64": "cortex-a57"}, params_fn=lambda b: user_points(b)),
     "report-hang": Scenario(append=LOCKUP, params="inject_stall=print_modules"),
+    "no-kdump": Scenario(append="panic=1"),
+    "kexec-reboot": Scenario(),
+    "post-notifiers": Scenario(append="crash_kexec_post_notifiers",
+                               params="inject_stall=machine_kexec"),
+    "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown"),
 }
 
 

@@ -32,9 +32,12 @@ first() {
 	echo "HT-REGION-WORD $(devmem "$A" 64)"
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
 
-	# A good load, with a point that does not exist (skipped, not fatal) and
-	# two that `sync` runs, in this order: ksys_sync calls iterate_supers.
-	ht_insmod probes=no_such_function_ht,ksys_sync,iterate_supers || ht_fail "insmod"
+	# A good load, with a point that does not exist (skipped, not fatal),
+	# two that `sync` runs, in this order: ksys_sync calls iterate_supers; a
+	# long symbol (probed), and one too long for a point name (skipped).
+	long=$(printf 'a%.0s' $(seq 1 213))
+	ht_insmod probes=no_such_function_ht,ksys_sync,iterate_supers,ZSTD_DCtx_loadDictionary_byReference,$long ||
+		ht_fail "insmod"
 	dmesg | grep 'hangtrail:' | sed 's/^/HT-DMESG /'
 	sed 's/^/HT-PROBE /' $D/probes
 	# What the kernel's own kprobe events say of the same points.
@@ -87,7 +90,7 @@ again() {
 	# A load that fails after it started a fresh trail (the point table
 	# overflows) must put the trail it found back.
 	bad too-many-points mem_address="$HT_REGION_ADDR" mem_size="$HT_REGION_SIZE" \
-		probes="$(seq 1 45 | sed 's/^/ksys_sync+/' | paste -sd, -)"
+		probes="$(seq 1 60 | sed 's/^/ksys_sync+/' | paste -sd, -)"
 	ht_insmod || ht_fail "insmod after reset"
 	echo "HT-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
 	ht_send $D/previous previous.bin
