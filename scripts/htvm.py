@@ -99,6 +99,7 @@ class Scenario:
     silence: int = 25  # seconds without output after HT-TRIGGERED = hung
     timeout: int = 300
     cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
+    qemu: dict = dataclasses.field(default_factory=dict)  # arch -> extra QEMU args
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
@@ -120,7 +121,10 @@ SCENARIOS = {
     "user-points": Scenario(cpu={"arm64": "cortex-a57"}, params_fn=lambda b: user_points(b)),
     "report-hang": Scenario(append=LOCKUP, params="inject_stall=print_modules"),
     "no-kdump": Scenario(append="panic=1"),
-    "kexec-reboot": Scenario(),
+    # arm64 `kexec -l`: with LPA2 the old kernel oopses in
+    # trans_pgd_create_copy; without it the new one hangs at GICv3 ITS init.
+    "kexec-reboot": Scenario(cpu={"arm64": "max,pauth-impdef=on,lpa2=off"},
+                             qemu={"arm64": ["-M", "its=off"]}),
     "post-notifiers": Scenario(append="crash_kexec_post_notifiers",
                                params="inject_stall=machine_kexec"),
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown"),
@@ -461,6 +465,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                        "-serial", "stdio", "-monitor", f"unix:{sock},server,nowait"]
     if cpu_model:
         cmd += ["-cpu", cpu_model]
+    cmd += sc.qemu.get(arch_name, [])
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
     log(f"{sc_name}/{arch_name}: booting ({cpus} CPUs), console: {out}/console.log")
     q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
