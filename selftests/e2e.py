@@ -11,6 +11,7 @@ arch, `# ` diagnostics for each failed assertion, and a closing
 
 import argparse
 import concurrent.futures
+import os
 import struct
 import subprocess
 import sys
@@ -525,7 +526,9 @@ def run_cli(scenario, arch, out):
 def run_test(arch, scenario, check):
     c = Check()
     t0 = time.monotonic()
-    out = f"/tmp/hangtrail-e2e/{scenario}-{arch}"
+    # HANGTRAIL_E2E_OUT: another base dir, so that runs from several
+    # checkouts on one machine do not share (and clobber) result dirs.
+    out = f"{os.environ.get('HANGTRAIL_E2E_OUT', '/tmp/hangtrail-e2e')}/{scenario}-{arch}"
     try:
         if scenario in VIA_CLI:
             res = run_cli(scenario, arch, out)
