@@ -320,6 +320,11 @@ def check_stall_reset(r, c):
     src = {"x86_64": "arch/x86/kernel/machine_kexec_64.c:", "arm64": "arch/arm64/kernel/machine_kexec.c:"}
     c.that(src[r.arch] in (last.get("location") or ""), f"--vmlinux location: {last.get('location')!r}")
     c.that(last.get("insn"), f"--vmlinux instruction: {last.get('insn')!r}")
+    # The demo's ring: the cache routines are recorded only inside the load.
+    stray = [(x["seq"], x["point"]) for x in d["records"]
+             if x.get("point") in CACHE_POINTS and not {"load", "crash"} & set(x["flags"])]
+    c.eq(stray, [], "cache routine records outside the kexec load and the crash path")
+    c.that(len(d["records"]) < 64, f"a short trail, not flooded: {len(d['records'])} records")
 
 
 def check_stale_cpu(r, c):
