@@ -103,6 +103,8 @@ class Scenario:
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
+    # Extra files in the guest's root: name -> function(build) -> bytes.
+    files: dict = dataclasses.field(default_factory=dict)
 
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
@@ -128,7 +130,22 @@ SCENARIOS = {
     "post-notifiers": Scenario(append="crash_kexec_post_notifiers",
                                params="inject_stall=machine_kexec"),
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown"),
+    "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)}),
 }
+
+
+# The v1 trail the v1-crash-kernel scenario puts in the region: a golden
+# fixture captured from a real v1 guest run.
+V1_FIXTURE = "tools/hangtrail/tests/fixtures/guest-report-hang-{arch}/trail.bin"
+
+
+def v1_words(build):
+    """`offset value` lines for the non-zero 8-byte words of the v1 fixture
+    (the guest writes them with devmem into its zeroed region)."""
+    b = (TOP / V1_FIXTURE.format(arch=build.arch.name)).read_bytes()
+    lines = [f"{i} 0x{int.from_bytes(b[i:i + 8], 'little'):016x}"
+             for i in range(0, len(b), 8) if any(b[i:i + 8])]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def disasm(build, symbol):
@@ -287,6 +304,8 @@ def initramfs(build, sc_name, conf, work):
     os.chmod(root / "init", 0o755)
     shutil.copy2(TOP / "selftests" / "guest" / "ht.sh", root / "lib" / "ht.sh")
     shutil.copy2(TOP / "selftests" / "scenarios" / f"{sc_name}.sh", root / "scenario.sh")
+    for name, make in SCENARIOS[sc_name].files.items():
+        (root / name).write_bytes(make(build))
     with open(root / "etc" / "ht.conf", "w") as f:
         for k, v in conf.items():
             f.write(f"{k}='{v}'\n")

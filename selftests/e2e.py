@@ -11,6 +11,7 @@ arch, `# ` diagnostics for each failed assertion, and a closing
 
 import argparse
 import concurrent.futures
+import json
 import os
 import struct
 import subprocess
@@ -495,6 +496,26 @@ def check_shootdown_stall(r, c):
     c.eq((v["last"] or {}).get("symbol"), "lapic_shutdown", "verdict: hung after the stop, in lapic_shutdown")
 
 
+def check_v1_crash_kernel(r, c):
+    c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
+    fixture = (htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch)).read_bytes()
+    prev = r.files["previous.bin"].read_bytes()
+    d = r.json()
+    c.eq(d["header"]["format_version"], 1, "the v1 trail is read as v1")
+    c.that(d["header"]["crash_kernel_reached"], "the crash kernel marked the v1 trail reached")
+    c.eq(len(prev), len(fixture), "previous: the used part of the v1 trail")
+    # Only the flags word and the checksum (v1: over the 4 KiB header) changed.
+    changed = sorted({i // 4 * 4 for i in range(min(len(prev), len(fixture))) if prev[i] != fixture[i]})
+    c.eq(changed, [48, 200], "bytes changed by the mark: header flags and checksum")
+    fx = json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", "--kallsyms",
+                             htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch).replace("trail.bin", "kallsyms"),
+                             htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch)]))
+    c.eq(d["header"]["boot_id"], fx["header"]["boot_id"], "the fixture's trail")
+    c.eq(len(d["records"]), len(fx["records"]), "every record of the fixture is there")
+    c.that(any("previous boot stopped after" in v for v in r.values("HT-DMESG")),
+           "the crash kernel's dmesg line about the v1 trail")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("module", check_module),
@@ -507,6 +528,7 @@ TESTS = [
     ("kexec-reboot", check_kexec_reboot),
     ("post-notifiers", check_post_notifiers),
     ("shootdown-stall", check_shootdown_stall),
+    ("v1-crash-kernel", check_v1_crash_kernel),
 ]
 
 # Scenarios an arch cannot run: the x86_64 NMI shootdown has no arm64 twin.
