@@ -60,8 +60,23 @@ def raw_header(path):
     return {"flags": flags, "sample_period_ns": period, "panic_timeout": timeout}
 
 
+def raw_payloads(path, kind):
+    """{seq: payload bytes} of the valid-looking records of `kind` in a v2
+    trail's rings (the decoder's JSON does not show payloads)."""
+    b = Path(path).read_bytes()
+    hsize, = struct.unpack_from("<I", b, 12)
+    nr_cpus, ring, spc = struct.unpack_from("<III", b, 36)
+    out = {}
+    start = hsize + nr_cpus * spc * 64
+    for off in range(start, min(len(b), start + nr_cpus * ring * 64), 64):
+        seq, = struct.unpack_from("<Q", b, off)
+        if seq and b[off + 36] == kind:
+            out[seq] = b[off + 40:off + 60]
+    return out
+
+
 def prstatus_notes(path):
-    """[(pc, sp)] of each NT_PRSTATUS note in the start of a /proc/vmcore (an
+    """[(pc, sp, lr)] of each NT_PRSTATUS note in the start of a /proc/vmcore (an
     ELF64 core: its PT_NOTE segment), in note order (CPU order). The registers
     the kernel itself saved in crash_save_cpu."""
     b = Path(path).read_bytes()
@@ -88,9 +103,11 @@ def prstatus_notes(path):
                 reg = desc + 112  # elf_prstatus_common, then pr_reg
                 if machine == 62:  # x86_64 user_regs_struct: ip [16], sp [19]
                     pc, sp = (struct.unpack_from("<Q", b, reg + 8 * k)[0] for k in (16, 19))
+                    lr = None
                 else:  # aarch64 user_pt_regs: regs[31], sp, pc
                     sp, pc = struct.unpack_from("<QQ", b, reg + 8 * 31)
-                notes.append((pc, sp))
+                    lr, = struct.unpack_from("<Q", b, reg + 8 * 30)
+                notes.append((pc, sp, lr))
             if namesz == 0 and descsz == 0:
                 break
             at = desc + (descsz + 3) // 4 * 4
@@ -148,6 +165,9 @@ def check_module(r, c):
     dmesg = " ".join(r.values("HT-DMESG"))
     c.that(f"probes point '{'a' * 213}' not probed: symbol longer than 212 bytes" in dmesg,
            "a too long probes= symbol is skipped with a warning, the load goes on")
+    c.that(f"inject_stall point '{'a' * 213}' not probed: symbol longer than 212 bytes"
+           in (r.value("HT-LONG-STALL") or ""),
+           f"a too long inject_stall symbol is skipped with a warning: {r.value('HT-LONG-STALL')!r}")
     if r.arch == "arm64":
         # The asm cache routines: kprobe events refuse them, hangtrail probes them.
         events = dict(v.split() for v in r.values("HT-KPROBE-EVENT"))
@@ -296,10 +316,17 @@ def check_softlockup_kdump(r, c):
     if c.that("vmcore-head.bin" in r.files, "the crash kernel sent the start of /proc/vmcore"):
         notes = prstatus_notes(r.files["vmcore-head.bin"])
         c.eq(len(notes), 2, "NT_PRSTATUS notes in /proc/vmcore")
-        for cpu, (pc, sp) in enumerate(notes):
+        payloads = raw_payloads(r.files["previous.bin"], 13)  # Kind::StopContext
+        for cpu, (pc, sp, lr) in enumerate(notes):
             got = ctx.get(cpu) or {}
             c.eq((got.get("pc"), got.get("arg")), (pc, sp),
                  f"CPU {cpu}: hangtrail's stop context (pc, sp) against the vmcore's NT_PRSTATUS")
+            if lr is not None:
+                # arm64 x30; hangtrail strips a pointer-authentication code
+                # (kernel addresses: every bit above the VA range set).
+                mine = int.from_bytes(payloads.get(got.get("seq"), bytes(8))[:8], "little")
+                c.that(mine == lr or (mine >> 48 == 0xffff and mine & (1 << 48) - 1 == lr & (1 << 48) - 1),
+                       f"CPU {cpu}: stop context lr {mine:#x} against the vmcore's x30 {lr:#x}")
 
 
 def check_stall_reset(r, c):
