@@ -131,6 +131,7 @@ SCENARIOS = {
                                params="inject_stall=machine_kexec"),
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown"),
     "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)}),
+    "stop-missed": Scenario(params="inject_stall=ksys_sync", silence=40),
 }
 
 

@@ -523,6 +523,22 @@ def check_shootdown_stall(r, c):
     c.eq((v["last"] or {}).get("symbol"), "lapic_shutdown", "verdict: hung after the stop, in lapic_shutdown")
 
 
+def check_stop_missed(r, c):
+    c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
+    d = r.json()
+    c.that(records(d, kind="probe", point="ksys_sync", cpu=1), "CPU 1 stalled in the ksys_sync handler")
+    c.that(not records(d, kind="stop-context", cpu=1), "no stop context from CPU 1 (its hits were missed)")
+    c.that(records(d, kind="stop-context", cpu=0), "the crash CPU's own stop context")
+    maps = records(d, kind="stop-map")
+    c.eq([(m["arg"], m["pc"]) for m in maps], [(0, 0b10)], "stop map: CPU 1 not seen stopped")
+    pay = raw_payloads(r.files["previous.bin"], 14)  # Kind::StopMap
+    got = [struct.unpack_from("<II", pay[m["seq"]]) for m in maps if m["seq"] in pay]
+    c.that(got and got[0][0] >= 1 and got[0][1] == 1,
+           f"stop map payload (unknown, total): {got}: a skipped handler makes CPU 1 unknown")
+    # Waits for the verdict engine (issue #11): unknown is not stale.
+    c.eq([s["cpu"] for s in d["stale_cpus"]], [], "stale_cpus: CPU 1 is unknown, not stale")
+
+
 def check_v1_crash_kernel(r, c):
     c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
     fixture = (htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch)).read_bytes()
@@ -556,10 +572,13 @@ TESTS = [
     ("post-notifiers", check_post_notifiers),
     ("shootdown-stall", check_shootdown_stall),
     ("v1-crash-kernel", check_v1_crash_kernel),
+    ("stop-missed", check_stop_missed),
 ]
 
 # Scenarios an arch cannot run: the x86_64 NMI shootdown has no arm64 twin.
-ONLY = {"shootdown-stall": {"x86_64"}}
+# A handler that kprobes skip stays unknown only where an NMI stops the CPU
+# (on arm64 without pseudo-NMI the masked CPU never stops: stale-cpu).
+ONLY = {"shootdown-stall": {"x86_64"}, "stop-missed": {"x86_64"}}
 
 # --- runner ---------------------------------------------------------------------
 
