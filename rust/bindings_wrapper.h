@@ -45,7 +45,6 @@ void hangtrail_local_irq_disable(void);
 #include <linux/kexec.h>
 unsigned long hangtrail_regs_sp(struct pt_regs *regs);
 void *hangtrail_current(void);
-bool hangtrail_in_task(void);
 unsigned int hangtrail_kimage_type(struct kimage *image);
 bool hangtrail_regs_irqs_off(struct pt_regs *regs);
 #ifdef CONFIG_ARM64

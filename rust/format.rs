@@ -79,9 +79,9 @@ pub const HDR_NMI_REACHES_IRQS_OFF: u32 = 1 << 1;
 pub const HDR_POST_NOTIFIERS: u32 = 1 << 2;
 
 /// Record flag: written by a task inside a kexec load (`kexec -p` time).
-/// v2: only the loading task's own records carry it (in task context, from
-/// `machine_kexec_post_load` entry to its return, or to the load syscall's
-/// return if that kretprobe was missed).
+/// v2: only records written while the loading task is current carry it
+/// (from `machine_kexec_post_load` entry to its return, or to the load
+/// syscall's return if that kretprobe was missed).
 pub const REC_LOAD_PHASE: u8 = 1 << 0;
 /// Record flag: written after the crash path began. v1: on any CPU after
 /// any panic entry; v2: on a CPU that itself entered the crash path

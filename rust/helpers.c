@@ -34,10 +34,8 @@ void hangtrail_local_irq_disable(void) { local_irq_disable(); }
 
 /* Crash-stop contexts, kexec images, the load window. */
 #include <linux/kexec.h>
-#include <linux/preempt.h>
 unsigned long hangtrail_regs_sp(struct pt_regs *regs) { return kernel_stack_pointer(regs); }
 void *hangtrail_current(void) { return current; }
-bool hangtrail_in_task(void) { return in_task(); }
 unsigned int hangtrail_kimage_type(struct kimage *image) { return image->type; }
 #ifdef CONFIG_ARM64
 bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return !interrupts_enabled(regs); }

@@ -10,7 +10,10 @@
 //!   sent by another CPU);
 //! - load: the current task is inside a kexec load (from
 //!   `machine_kexec_post_load` entry to its return, or to the load
-//!   syscall's return if that kretprobe was missed), in task context.
+//!   syscall's return if that kretprobe was missed). Interrupts taken while
+//!   that task runs count as its own (a watchdog sample then shows the
+//!   load's pc): a context check cannot tell them apart on x86_64, where a
+//!   kprobe's int3 handler itself runs as an NMI.
 //!
 //! Lock-free: per-CPU atomic bytes sized `format::MAX_CPUS`, callable from
 //! any context including NMI.
@@ -55,8 +58,7 @@ fn current() -> *mut core::ffi::c_void {
 pub(crate) fn flags() -> u8 {
     let mut f = state(this_cpu()).map_or(0, |s| s.load(Ordering::Relaxed)) & (REC_CRASH_PHASE | REC_STOPPED);
     let load = LOAD_TASK.load(Ordering::Relaxed);
-    // SAFETY: no preconditions.
-    if !load.is_null() && load == current() && unsafe { bindings::hangtrail_in_task() } {
+    if !load.is_null() && load == current() {
         f |= REC_LOAD_PHASE;
     }
     f
