@@ -39,3 +39,15 @@ bool hangtrail_is_kdump_kernel(void);
 void *hangtrail_ioremap(phys_addr_t addr, size_t size);
 void hangtrail_iounmap(void *addr);
 void hangtrail_local_irq_disable(void);
+
+/* Crash-stop contexts, kexec images, the load window, kernel settings. */
+#include <linux/fcntl.h>
+#include <linux/kexec.h>
+unsigned long hangtrail_regs_sp(struct pt_regs *regs);
+void *hangtrail_current(void);
+unsigned int hangtrail_kimage_type(struct kimage *image);
+bool hangtrail_regs_irqs_off(struct pt_regs *regs);
+#ifdef CONFIG_ARM64
+unsigned long hangtrail_regs_lr(struct pt_regs *regs);
+#endif
+struct kretprobe *hangtrail_kretprobe_of(struct kretprobe_instance *ri);

@@ -79,17 +79,21 @@ pub const HDR_NMI_REACHES_IRQS_OFF: u32 = 1 << 1;
 pub const HDR_POST_NOTIFIERS: u32 = 1 << 2;
 
 /// Record flag: written by a task inside a kexec load (`kexec -p` time).
-/// v2: only the loading task's own records carry it.
+/// v2: only records written while the loading task is current carry it
+/// (from `machine_kexec_post_load` entry to its return, or to the load
+/// syscall's return if that kretprobe was missed).
 pub const REC_LOAD_PHASE: u8 = 1 << 0;
 /// Record flag: written after the crash path began. v1: on any CPU after
-/// any panic entry; v2: on the CPU that itself entered the crash path.
+/// any panic entry; v2: on a CPU that itself entered the crash path
+/// (`panic`, `__crash_kexec` or the panic notifier ran there), from then on.
 pub const REC_CRASH_PHASE: u8 = 1 << 1;
 /// Record flag (samples, contexts): the interrupted context was the idle task.
 pub const REC_IDLE: u8 = 1 << 2;
 /// Record flag (samples, contexts): the interrupted context was user mode.
 pub const REC_USER: u8 = 1 << 3;
 /// Record flag (v2): written by a CPU that the crash path stopped (from its
-/// crash-stop handler, or after it).
+/// crash-stop handler, or after it): a CPU other than the one that sent the
+/// stop (`__crash_kexec`'s, or the `CpuStop` point's CPU).
 pub const REC_STOPPED: u8 = 1 << 4;
 /// Record flag (v2, samples and contexts): the interrupted context had
 /// interrupts masked.
@@ -156,33 +160,49 @@ pub enum Kind {
     /// chunk index, the payload the next `PAYLOAD_LEN` bytes of
     /// `name+0xoff/0xsize [module]`, NUL-padded in the last chunk.
     Name = 5,
-    /// The panic notifier ran (the non-kdump path): `pc` is the caller.
+    /// The panic notifier ran (the non-kdump path, or before `__crash_kexec`
+    /// with `crash_kexec_post_notifiers`): `pc` is `panic`'s address (the
+    /// notifier chain's caller). v1: `point` is the panic-entry point; v2:
+    /// the `PanicNotifier` pseudo-point.
     PanicNotifier = 6,
-    /// The CPU stop returned: `arg` is the number of other CPUs still online.
+    /// v1 only: the CPU stop returned, `arg` is the number of other CPUs
+    /// still online. v2 writes `StopMap` instead.
     StopResult = 7,
-    /// After the CPU stop, CPU `arg` was still online (did not stop).
+    /// v1 only: after the CPU stop, CPU `arg` was still online (at most 64).
     StillOnline = 8,
     /// A watchdog hrtimer sample (in the sample slots): `pc` interrupted pc,
     /// `arg` pid of the interrupted task.
     Sample = 9,
     /// hangtrail started this trail: `arg` is the number of registered points.
     Start = 10,
-    /// v2, at crash-path entry (`__crash_kexec`): `arg` is 1 if a crash
+    /// v2, at crash-path entry (`__crash_kexec`, just before its `Probe`
+    /// record): `point` that point, `pc` its address, `arg` 1 if a crash
     /// image is loaded (`kexec_crash_loaded()`), else 0.
     CrashLoaded = 11,
-    /// v2, at `machine_kexec`: `pc` is the image pointer, `arg` its type
+    /// v2, at `machine_kexec` (just before its `Probe` record): `point` that
+    /// point, `pc` the `struct kimage` pointer, `arg` its type
     /// (`KEXEC_IMAGE_DEFAULT` for `kexec -e`, `KEXEC_IMAGE_CRASH`).
     KexecImage = 12,
-    /// v2, the interrupted context of a CPU at the crash stop (written by
-    /// that CPU from its stop handler, `REC_STOPPED`), or the crash CPU's own
-    /// saved context: `pc` interrupted pc, `arg` its sp, payload `lr` (u64
-    /// LE, the return address: arm64 x30, x86_64 the first unwound caller).
+    /// v2, at `crash_save_cpu` (just after its `Probe` record): the context
+    /// whose registers the kernel saves for the vmcore (its `NT_PRSTATUS`
+    /// note). On a stopped CPU (`REC_STOPPED`) the context its stop
+    /// interrupted; on the crash CPU its own, from `crash_setup_regs`.
+    /// `pc` the pc, `arg` the sp, payload bytes 0..8 `lr` (u64 LE, the
+    /// return address: arm64 x30 with any pointer-authentication code
+    /// stripped; x86_64 the word above the frame pointer, `[rbp + 8]`, in
+    /// kernel mode with frame pointers, else 0). Flags `REC_USER`,
+    /// `REC_IDLE`, `REC_IRQS_OFF` describe that context.
     StopContext = 13,
-    /// v2, after the CPU stop returned, on the crash CPU: the CPUs online
-    /// and not seen stopped, 64 per record: `arg` the first CPU of the word,
-    /// `pc` the bit mask. Payload: u32 LE `unknown`, how many stop-handler
-    /// runs kprobes skipped (those CPUs may have stopped unseen); u32 LE
-    /// total CPUs not seen stopped. One record with mask 0 when none.
+    /// v2, when the CPU stop returned (its kretprobe), on the CPU that sent
+    /// it: the other CPUs still online and not seen stopped (no
+    /// `crash_save_cpu` from them), 64 per record: `arg` the first CPU of
+    /// the word, `pc` the bit mask; only words with a bit set, or one record
+    /// with mask 0 (`arg` 0) when none. Payload: u32 LE `unknown`, how many
+    /// `crash_save_cpu` hits kprobes skipped since the stop began (its
+    /// `nmissed` delta: that many CPUs may have stopped unseen, so they are
+    /// unknown, not stale); u32 LE the total CPUs not seen stopped. On
+    /// arm64 a stopped CPU also marks itself offline; on x86_64 it stays
+    /// online, and only the bitmap tells.
     StopMap = 14,
     /// v2, the hard-lockup detector found CPU `arg` stuck with interrupts
     /// masked (written on the detecting CPU).
@@ -295,6 +315,10 @@ pub enum Role {
     /// v2: the hard-lockup detector asking a CPU for its backtrace
     /// (`nmi_trigger_cpumask_backtrace`).
     HardLockupCheck = 19,
+    /// v2: a kexec load syscall (`kexec_file_load`, `kexec_load`; arm64).
+    /// Its return ends the load window (`REC_LOAD_PHASE`) even when the
+    /// `machine_kexec_post_load` kretprobe was refused or missed.
+    KexecLoad = 20,
 }
 
 impl Role {
@@ -321,6 +345,7 @@ impl Role {
             17 => Self::PowerOff,
             18 => Self::KernelKexec,
             19 => Self::HardLockupCheck,
+            20 => Self::KexecLoad,
             _ => return None,
         })
     }
@@ -348,6 +373,7 @@ impl Role {
             Self::PowerOff => "power-off",
             Self::KernelKexec => "kernel-kexec",
             Self::HardLockupCheck => "hardlockup-check",
+            Self::KexecLoad => "kexec-load",
         }
     }
 
@@ -560,6 +586,29 @@ pub fn header_checksum_no_points(h: &Header) -> u32 {
         sum = fnv(sum, &[0]);
     }
     nonzero(sum)
+}
+
+/// `header_checksum` of a header area of `size` bytes read piecewise:
+/// `read(off, buf)` fills `buf` with the area's bytes at `off` (at most 256
+/// at a time, `off` and the length multiples of 8 when `size` is). For the
+/// kernel, which reseals a trail's header without copying the area.
+pub fn header_checksum_by(size: usize, mut read: impl FnMut(usize, &mut [u8])) -> u32 {
+    let mut h = FNV_OFFSET;
+    let mut buf = [0u8; 256];
+    let mut off = 0;
+    while off < size {
+        let n = buf.len().min(size - off);
+        let chunk = &mut buf[..n];
+        read(off, chunk);
+        for (i, b) in chunk.iter_mut().enumerate() {
+            if (HEADER_CSUM_OFFSET..HEADER_CSUM_OFFSET + 4).contains(&(off + i)) {
+                *b = 0;
+            }
+        }
+        h = fnv(h, chunk);
+        off += n;
+    }
+    nonzero(h)
 }
 
 /// The checksum of a header area (`HEADER_SIZE` bytes for v2,
@@ -911,4 +960,25 @@ pub fn is_breadcrumb(r: &Record) -> bool {
         Kind::from_u8(r.kind),
         Some(Kind::Probe | Kind::Return | Kind::SoftLockup | Kind::PanicNotifier | Kind::StopResult)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_checksum_by_matches_whole_area() {
+        let mut area = HeaderArea::zeroed();
+        area.header.magic = MAGIC;
+        area.header.version = VERSION;
+        area.points[3].name[0] = b'x';
+        area.seal();
+        let bytes = area.as_bytes();
+        let by = header_checksum_by(HEADER_SIZE, |off, buf| buf.copy_from_slice(&bytes[off..off + buf.len()]));
+        assert_eq!(by, area.header.csum);
+        assert_eq!(by, header_checksum(bytes));
+        let v1 = &bytes[..V1_HEADER_SIZE];
+        let by1 = header_checksum_by(V1_HEADER_SIZE, |off, buf| buf.copy_from_slice(&v1[off..off + buf.len()]));
+        assert_eq!(by1, header_checksum(v1));
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! Module entry. On load:
 //! - in a kdump crash kernel: mark the trail found in the region "crash
-//!   kernel reached" and expose it as `previous`; record nothing;
+//!   kernel reached" first (no allocation before it), then copy its used
+//!   part out as `previous` (best effort); record nothing;
 //! - otherwise: keep any trail found (`previous`, and one dmesg line saying
 //!   where it stopped), start a fresh one, and probe the plan's points.
 //!
@@ -18,14 +19,17 @@ mod debugfs;
 // Shared with the decoder, which uses all of it.
 #[allow(dead_code, unreachable_pub)]
 mod format;
+mod knobs;
 mod params;
+mod phase;
 mod plan;
 mod probes;
 mod region;
 mod softlockup;
+mod stop;
 
 use format::{Header, HeaderArea, Kind, Role, Trail};
-use plan::Spec;
+use plan::{Spec, SpecError};
 use probes::Live;
 use region::{Crumb, MemType, Region};
 
@@ -75,17 +79,36 @@ impl kernel::Module for HangTrail {
         // Check every parameter before touching the region.
         let stall = match params::inject_stall.as_bytes() {
             [] => None,
-            s => Some(Spec::parse(s).ok_or_else(|| {
-                pr_err!("bad inject_stall '{}': want symbol[+offset]\n", show(s));
-                EINVAL
-            })?),
+            s => match Spec::parse(s) {
+                Ok(spec) => Some(spec),
+                Err(SpecError::TooLong) => {
+                    warn_too_long("inject_stall", s);
+                    None
+                }
+                Err(SpecError::Syntax) => {
+                    pr_err!("bad inject_stall '{}': want symbol[+offset]\n", show(s));
+                    return Err(EINVAL);
+                }
+            },
         };
         let users = plan::user_points(params::probes.as_bytes()).map_err(|bad| {
             pr_err!("bad probes entry '{}': want symbol[+offset], at most {} points\n",
                 show(bad), format::MAX_POINTS);
             EINVAL
         })?;
+        for long in plan::too_long(params::probes.as_bytes()) {
+            warn_too_long("probes", long);
+        }
         let region = Region::claim(phys, size, mem_type)?;
+        // SAFETY: no preconditions.
+        if unsafe { bindings::hangtrail_is_kdump_kernel() } {
+            // Marked before anything that can fail: a crash kernel short of
+            // memory still says it was reached.
+            let found = mark_reached(&region);
+            let previous = found.and_then(|len| keep_copy(&region, len));
+            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false)?;
+            return Ok(Self { dir: Some(dir), live: None, _claimed: Some(region), previous });
+        }
         let nr_cpus = nr_cpus();
         let Some(ring_records) = format::ring_records_for(size as u64, nr_cpus) else {
             pr_err!("mem_size {:#x} is too small for {} CPUs\n", size, nr_cpus);
@@ -93,11 +116,6 @@ impl kernel::Module for HangTrail {
         };
 
         let previous = keep_previous(&region)?;
-        // SAFETY: no preconditions.
-        if unsafe { bindings::hangtrail_is_kdump_kernel() } {
-            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false)?;
-            return Ok(Self { dir: Some(dir), live: None, _claimed: Some(region), previous });
-        }
 
         let header = new_header(phys, size, nr_cpus, ring_records);
         let mut this = Self { dir: None, live: None, _claimed: None, previous };
@@ -136,12 +154,12 @@ fn start<'a>(
     users: impl Iterator<Item = Spec<'a>>,
     stall: Option<Spec<'a>>,
 ) -> Result<usize> {
-    let registered = add_points(live, users, stall)?;
+    let mut registered = add_points(live, users, stall)?;
     if registered == 0 {
         pr_err!("no point could be probed\n");
         return Err(ENOENT);
     }
-    live.register_notifier();
+    registered += live.register_notifier()? as usize;
     write_points(live)?;
     live.writer.write(&Crumb::new(Kind::Start, format::NO_POINT, 0, registered as u64));
     Ok(registered)
@@ -194,6 +212,11 @@ fn add_points<'a>(
     Ok(ok)
 }
 
+fn warn_too_long(param: &str, entry: &[u8]) {
+    pr_warn!("{} point '{}' not probed: symbol longer than {} bytes\n",
+        param, show(entry), plan::MAX_SYMBOL_LEN);
+}
+
 fn report_skipped(live: &Live) {
     if let Some(p) = live.points().last() {
         let why = if p.status == format::POINT_MISSING { "no such symbol" } else { "refused by kprobes" };
@@ -219,31 +242,92 @@ fn write_points(live: &mut Live) -> Result {
     Ok(())
 }
 
-/// Copies out a valid trail found in the region, says where it stopped, and
-/// in a crash kernel marks it "crash kernel reached" (in the region and the
-/// copy).
+/// Copies out a valid trail found in the region (its used part) and says
+/// where it stopped.
 fn keep_previous(region: &Region) -> Result<Option<Previous>> {
-    let mut copy = Previous::copy(region, region.size())?;
-    let header = match Trail::parse(copy.bytes()) {
-        Ok(t) => t.header,
-        Err(format::HeaderError::BadMagic) => return Ok(None),
-        Err(e) => {
-            pr_warn!("region holds no usable trail: {}\n", e.message());
-            return Ok(None);
-        }
-    };
-    // SAFETY: no preconditions.
-    if unsafe { bindings::hangtrail_is_kdump_kernel() } {
-        let mut h = header;
-        h.flags |= format::HDR_CRASH_KERNEL_REACHED;
-        let area = copy.0.first_chunk_mut::<{ format::HEADER_SIZE }>().ok_or(EINVAL)?;
-        format::reseal(area, &h);
-        region.write_header(area);
-    }
+    let Some(len) = trail_len(region) else { return Ok(None) };
+    let copy = Previous::copy(region, len)?;
     if let Ok(t) = Trail::parse(copy.bytes()) {
         summarize(&t);
     }
     Ok(Some(copy))
+}
+
+/// The header of the trail in the region if it checks out (magic, version,
+/// checksum, geometry), read without copying the header area.
+fn region_header(region: &Region) -> Option<Header> {
+    let mut fixed = [0u8; format::HEADER_FIXED];
+    region.copy_out(0, &mut fixed);
+    let mut first = [0u8; format::V1_HEADER_SIZE];
+    first[..format::HEADER_FIXED].copy_from_slice(&fixed);
+    let h = Header::from_bytes(&first);
+    let size = match h.version {
+        _ if h.magic != format::MAGIC => return None,
+        1 => format::V1_HEADER_SIZE,
+        format::VERSION => format::HEADER_SIZE,
+        v => {
+            pr_warn!("region holds a trail of unknown format version {}\n", v);
+            return None;
+        }
+    };
+    let sum = format::header_checksum_by(size, |off, buf| region.copy_out(off, buf));
+    let geometry_ok = h.header_size as usize == size
+        && h.record_size as usize == format::RECORD_SIZE
+        && h.samples_per_cpu as usize == format::SAMPLES_PER_CPU
+        && h.ring_records as usize >= format::MIN_RING_RECORDS
+        && size <= region.size()
+        && h.used_size() <= region.size()
+        && format::ring_records_for_header(size, h.region_size, h.nr_cpus).is_some_and(|n| n >= h.ring_records);
+    if sum != h.csum || !geometry_ok {
+        pr_warn!("region holds no usable trail: {}\n",
+            if sum != h.csum { "header checksum mismatch" } else { "header sizes are inconsistent" });
+        return None;
+    }
+    Some(h)
+}
+
+/// Bytes of the trail in the region (its used part), if one checks out.
+fn trail_len(region: &Region) -> Option<usize> {
+    region_header(region).map(|h| h.used_size())
+}
+
+/// In a crash kernel: marks the trail in the region "crash kernel reached"
+/// in place, resealing its header area (of the trail's own version's size)
+/// without allocating. Returns the trail's used size.
+fn mark_reached(region: &Region) -> Option<usize> {
+    let mut h = region_header(region)?;
+    h.flags |= format::HDR_CRASH_KERNEL_REACHED;
+    h.csum = 0;
+    let size = h.header_size as usize;
+    let fixed = *h.as_bytes();
+    h.csum = format::header_checksum_by(size, |off, buf| {
+        region.copy_out(off, buf);
+        for (i, b) in buf.iter_mut().enumerate() {
+            if let Some(&v) = fixed.get(off + i) {
+                *b = v;
+            }
+        }
+    });
+    region.copy_in(0, h.as_bytes());
+    region.barrier();
+    Some(h.used_size())
+}
+
+/// Best effort: a copy of the trail for `previous` (the mark stays if this
+/// fails), and the dmesg line.
+fn keep_copy(region: &Region, len: usize) -> Option<Previous> {
+    match Previous::copy(region, len) {
+        Ok(copy) => {
+            if let Ok(t) = Trail::parse(copy.bytes()) {
+                summarize(&t);
+            }
+            Some(copy)
+        }
+        Err(_) => {
+            pr_warn!("trail marked crash kernel reached, but no memory to copy its {} bytes\n", len);
+            None
+        }
+    }
 }
 
 /// The one dmesg line about the previous trail.
@@ -319,13 +403,18 @@ fn new_header(phys: u64, size: usize, nr_cpus: u32, ring_records: u32) -> Header
         // SAFETY: `cpu` < nr_cpu_ids.
         .filter(|&cpu| unsafe { bindings::hangtrail_cpu_online(cpu) })
         .count() as u32;
+    h.sample_period_ns = knobs::sample_period_ns();
+    h.panic_timeout = knobs::panic_timeout();
+    if knobs::post_notifiers() {
+        h.flags |= format::HDR_POST_NOTIFIERS;
+    }
     h
 }
 
 fn nr_cpus() -> u32 {
     // SAFETY: an exported variable set at boot.
     let n = unsafe { bindings::nr_cpu_ids };
-    (n as usize).min(region::MAX_CPUS) as u32
+    n.min(format::MAX_CPUS)
 }
 
 /// Bytes for a log line.

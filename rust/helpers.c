@@ -31,3 +31,16 @@ bool hangtrail_is_kdump_kernel(void) { return is_kdump_kernel(); }
 void *hangtrail_ioremap(phys_addr_t addr, size_t size) { return (void __force *)ioremap(addr, size); }
 void hangtrail_iounmap(void *addr) { iounmap((void __iomem __force *)addr); }
 void hangtrail_local_irq_disable(void) { local_irq_disable(); }
+
+/* Crash-stop contexts, kexec images, the load window. */
+#include <linux/kexec.h>
+unsigned long hangtrail_regs_sp(struct pt_regs *regs) { return kernel_stack_pointer(regs); }
+void *hangtrail_current(void) { return current; }
+unsigned int hangtrail_kimage_type(struct kimage *image) { return image->type; }
+#ifdef CONFIG_ARM64
+bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return !interrupts_enabled(regs); }
+unsigned long hangtrail_regs_lr(struct pt_regs *regs) { return ptrauth_strip_kernel_insn_pac(procedure_link_pointer(regs)); }
+#else
+bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return regs_irqs_disabled(regs); }
+#endif
+struct kretprobe *hangtrail_kretprobe_of(struct kretprobe_instance *ri) { return get_kretprobe(ri); }

@@ -30,28 +30,45 @@ const COMMON: &[Builtin] = &[
     point(Role::CrashShutdown, &["machine_crash_shutdown"], false),
     point(Role::CrashSaveCpu, &["crash_save_cpu"], false),
     point(Role::MachineKexec, &["machine_kexec"], false),
+    // How a path ends without a crash kernel: `kexec -e`, an orderly
+    // reboot, the `panic=N` timeout (and sysrq-b), a halt or power-off.
+    point(Role::KernelKexec, &["kernel_kexec"], false),
+    point(Role::Restart, &["kernel_restart"], false),
+    point(Role::Restart, &["machine_restart"], false),
+    point(Role::EmergencyRestart, &["emergency_restart"], false),
+    point(Role::PowerOff, &["kernel_power_off"], false),
+    point(Role::PowerOff, &["kernel_halt"], false),
     // The soft lockup hook (softlockup.rs).
     point(Role::WatchdogTimer, &["watchdog_timer_fn"], false),
     point(Role::WatchdogTouch, &["softlockup_fn"], false),
     point(Role::SoftLockupTaint, &["add_taint"], false),
 ];
 
-/// x86_64: `crash_smp_send_stop` is inlined into
-/// `native_machine_crash_shutdown`, which stops the others by NMI.
+/// x86_64: `machine_crash_shutdown` calls `native_machine_crash_shutdown`
+/// through `machine_ops`; it stops the others with `nmi_shootdown_cpus`
+/// (`crash_smp_send_stop` is inlined into it), whose return means "the
+/// others stopped or the 1 s wait ran out"; each stopped CPU runs
+/// `kdump_nmi_callback` in the NMI (called through a pointer: never
+/// inlined). What hangs after the return (virtualization, IOAPIC, LAPIC,
+/// HPET shutdown) is after the `Return` record.
 #[cfg(CONFIG_X86_64)]
-const ARCH: &[Builtin] = &[point(
-    Role::CpuStop,
-    &["native_machine_crash_shutdown", "nmi_shootdown_cpus"],
-    true,
-)];
+const ARCH: &[Builtin] = &[
+    point(Role::CrashShutdown, &["native_machine_crash_shutdown"], false),
+    point(Role::CpuStop, &["nmi_shootdown_cpus"], true),
+    point(Role::StopHandler, &["kdump_nmi_callback"], false),
+];
 
 /// arm64: the CPU stop, and the kexec cache maintenance the real report hung
 /// in. Since 5.x/6.x that maintenance runs when the crash kernel is loaded
-/// (`machine_kexec_post_load`), under its newer names.
+/// (`machine_kexec_post_load`), under its newer names. The load syscalls'
+/// returns end the load window even when the `machine_kexec_post_load`
+/// kretprobe was missed.
 #[cfg(CONFIG_ARM64)]
 const ARCH: &[Builtin] = &[
     point(Role::CpuStop, &["crash_smp_send_stop", "smp_send_stop"], true),
     point(Role::KexecPostLoad, &["machine_kexec_post_load"], true),
+    point(Role::KexecLoad, &["__arm64_sys_kexec_file_load"], true),
+    point(Role::KexecLoad, &["__arm64_sys_kexec_load"], true),
     point(Role::CacheDcache, &["__flush_dcache_area", "dcache_clean_inval_poc"], false),
     point(
         Role::CacheIcache,
@@ -75,23 +92,39 @@ pub(crate) struct Spec<'a> {
     pub(crate) offset: u32,
 }
 
+/// Why a `symbol[+offset]` spelling is not a point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpecError {
+    /// Not `symbol[+offset]`: the load fails.
+    Syntax,
+    /// The symbol is longer than a point-table name holds with any offset
+    /// (`POINT_NAME_LEN - 12`): the point is skipped with a warning.
+    TooLong,
+}
+
+/// Longest symbol a point can have.
+pub(crate) const MAX_SYMBOL_LEN: usize = POINT_NAME_LEN - 12;
+
 impl<'a> Spec<'a> {
-    /// Parses `symbol[+offset]`, offset decimal or `0x` hex. The result must
-    /// fit a point-table name (`symbol+0xoff` < `POINT_NAME_LEN`).
-    pub(crate) fn parse(s: &'a [u8]) -> Option<Self> {
+    /// Parses `symbol[+offset]`, offset decimal or `0x` hex. The result fits
+    /// a point-table name (`symbol+0xoff` < `POINT_NAME_LEN`).
+    pub(crate) fn parse(s: &'a [u8]) -> core::result::Result<Self, SpecError> {
         let (symbol, off) = match s.iter().position(|&c| c == b'+') {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         let ident = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$');
-        if symbol.is_empty() || !symbol.iter().all(ident) || symbol.len() > POINT_NAME_LEN - 12 {
-            return None;
+        if symbol.is_empty() || !symbol.iter().all(ident) {
+            return Err(SpecError::Syntax);
         }
         let offset = match off {
             None => 0,
-            Some(o) => parse_u32(o)?,
+            Some(o) => parse_u32(o).ok_or(SpecError::Syntax)?,
         };
-        Some(Self { symbol, offset })
+        if symbol.len() > MAX_SYMBOL_LEN {
+            return Err(SpecError::TooLong);
+        }
+        Ok(Self { symbol, offset })
     }
 }
 
@@ -111,16 +144,25 @@ fn parse_u32(s: &[u8]) -> Option<u32> {
     Some(v)
 }
 
-/// Splits `probes=` into specs, or names the first bad entry.
+/// Splits `probes=` into specs, or names the first bad entry. Entries whose
+/// symbol is too long are left out (see `too_long`).
 pub(crate) fn user_points(list: &[u8]) -> Result<impl Iterator<Item = Spec<'_>>, &[u8]> {
-    let entries = || list.split(|&c| c == b',').filter(|e| !e.is_empty());
-    if let Some(bad) = entries().find(|e| Spec::parse(e).is_none()) {
+    if let Some(bad) = entries(list).find(|e| Spec::parse(e) == Err(SpecError::Syntax)) {
         return Err(bad);
     }
-    if entries().count() > MAX_POINTS {
+    if entries(list).count() > MAX_POINTS {
         return Err(list);
     }
-    Ok(entries().filter_map(Spec::parse))
+    Ok(entries(list).filter_map(|e| Spec::parse(e).ok()))
+}
+
+/// The `probes=` entries skipped because their symbol is too long.
+pub(crate) fn too_long(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    entries(list).filter(|e| Spec::parse(e) == Err(SpecError::TooLong))
+}
+
+fn entries(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&c| c == b',').filter(|e| !e.is_empty())
 }
 
 /// `symbol+0xoff` (or `symbol` for offset 0) into a NUL-padded point name.

@@ -3,16 +3,21 @@
 //! Kprobes and kretprobes on the plan's points, and their handlers.
 //!
 //! The default path of a handler is: find the point, write one record, count
-//! the hit. No allocation, no lock, no printk (unless `printk=1`).
+//! the hit. No allocation, no lock, no printk (unless `printk=1`). A few
+//! roles add a record (`CrashLoaded`, `KexecImage`, `StopContext`,
+//! `StopMap`) or set this CPU's phase (`phase.rs`); the arm64 cache
+//! routines are only counted outside a kexec load and the crash path.
 
 use crate::bindings;
 use crate::format::{self, Kind, Point, Role, NO_POINT, POINT_NAME_LEN};
-use crate::plan::{self, Spec};
 use crate::format::Header;
+use crate::phase;
+use crate::plan::{self, Spec};
 use crate::region::{Crumb, Region, Writer};
 use crate::softlockup;
+use crate::stop;
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 /// One probe point: the kprobe (and kretprobe) the kernel holds, plus what
@@ -59,9 +64,6 @@ unsafe impl Sync for Live {}
 /// The live trail, or null. Set before the first registration, cleared after
 /// the last unregistration (which waits for running handlers).
 static LIVE: AtomicPtr<Live> = AtomicPtr::new(core::ptr::null_mut());
-
-/// `REC_LOAD_PHASE` / `REC_CRASH_PHASE` for the records written now.
-static PHASE: AtomicU8 = AtomicU8::new(0);
 
 /// The live trail, if any. For handlers.
 pub(crate) fn live() -> Option<&'static Live> {
@@ -135,8 +137,14 @@ impl Live {
         self.probes().iter().any(|p| format::cstr(&p.symbol) == spec.symbol && p.point.offset == spec.offset)
     }
 
-    /// Registers the panic notifier (the non-kdump path's record).
-    pub(crate) fn register_notifier(&mut self) {
+    /// Registers the panic notifier (the non-kdump path's record), a
+    /// pseudo-point of its own (role `PanicNotifier`, no kprobe). Returns
+    /// whether it registered.
+    pub(crate) fn register_notifier(&mut self) -> Result<bool> {
+        if self.nr == format::MAX_POINTS {
+            pr_err!("more than {} points\n", format::MAX_POINTS);
+            return Err(EINVAL);
+        }
         self.notifier.notifier_call = Some(panic_notifier);
         // SAFETY: the notifier block lives in `self`, which outlives the
         // registration (`stop` unregisters it).
@@ -147,6 +155,20 @@ impl Live {
             )
         };
         self.notifier_registered = err == 0;
+        let p = &mut self.probes[self.nr];
+        format::copy_padded(&mut p.point.name, b"panic_notifier_list");
+        p.point.role = Role::PanicNotifier as u8;
+        p.role = Role::PanicNotifier;
+        p.index = self.nr as u16;
+        if err == 0 {
+            p.point.status = format::POINT_REGISTERED;
+            p.point.addr = panic_notifier as *const () as usize as u64;
+        } else {
+            p.point.status = format::POINT_REFUSED;
+            p.point.errno = err;
+        }
+        self.nr += 1;
+        Ok(err == 0)
     }
 
     /// Unregisters everything and unpublishes `self`. After this returns no
@@ -212,6 +234,7 @@ impl Probe {
             self.krp.kp.symbol_name = self.symbol.as_ptr();
             self.krp.handler = Some(match self.role {
                 Role::CpuStop => stop_returned,
+                Role::KexecLoad => load_syscall_returned,
                 _ => load_returned,
             });
             // SAFETY: as for `kp`.
@@ -249,13 +272,19 @@ impl Probe {
 
     /// Times kprobes skipped the handler (re-entry).
     pub(crate) fn nmissed(&self) -> u64 {
-        (self.kp.nmissed + self.krp.kp.nmissed) as u64
+        // SAFETY: kprobes updates these counters from any CPU; a volatile
+        // read of an aligned word is what a racing reader can do in C.
+        unsafe {
+            let kp = core::ptr::addr_of!(self.kp.nmissed).read_volatile();
+            let krp = core::ptr::addr_of!(self.krp.kp.nmissed).read_volatile();
+            (kp + krp) as u64
+        }
     }
 }
 
-/// The current phase flags for a new record.
+/// The phase flags of a record written now, on this CPU (`phase.rs`).
 pub(crate) fn phase() -> u8 {
-    PHASE.load(Ordering::Relaxed)
+    phase::flags()
 }
 
 /// Writes `c` as a breadcrumb, and logs it if `printk=1` (not the symbol
@@ -282,61 +311,108 @@ unsafe extern "C" fn pre_handler(kp: *mut bindings::kprobe, regs: *mut bindings:
     // (`repr(C)`) inside `live`.
     let p = unsafe { &*(kp as *const Probe) };
     p.hits.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: `regs` is the probed context's register set, valid for the call.
+    let arg = unsafe { bindings::hangtrail_regs_arg0(regs) } as u64;
+    let addr = p.kp.addr as u64;
     match p.role {
         Role::WatchdogTimer => return softlockup::on_timer(live, regs),
         Role::WatchdogTouch => return softlockup::on_touch(),
         Role::SoftLockupTaint => return softlockup::on_taint(live, p.index, regs),
-        Role::PanicEntry | Role::CrashKexec => {
-            PHASE.fetch_or(format::REC_CRASH_PHASE, Ordering::Relaxed);
+        Role::PanicEntry => phase::enter_crash(),
+        Role::CrashKexec => {
+            phase::enter_stopper();
+            // SAFETY: no preconditions (reads the crash image pointer).
+            let loaded = unsafe { bindings::kexec_crash_loaded() } != 0;
+            let mut c = Crumb::new(Kind::CrashLoaded, p.index, addr, loaded as u64);
+            c.flags = phase();
+            record(live, &c);
         }
-        Role::KexecPostLoad => {
-            PHASE.fetch_or(format::REC_LOAD_PHASE, Ordering::Relaxed);
+        Role::CrashShutdown => phase::enter_stopper(),
+        Role::CpuStop => {
+            phase::enter_stopper();
+            stop::begin(live);
+        }
+        Role::StopHandler => {
+            if phase::is_stopped_cpu() {
+                phase::mark_stopped();
+            }
+        }
+        Role::MachineKexec if arg != 0 => {
+            // SAFETY: `machine_kexec`'s argument is the `struct kimage *`
+            // being started, non-null (checked) and live for the call.
+            let ty = unsafe { bindings::hangtrail_kimage_type(arg as usize as *mut _) };
+            let mut c = Crumb::new(Kind::KexecImage, p.index, arg, ty as u64);
+            c.flags = phase();
+            record(live, &c);
+        }
+        Role::KexecPostLoad => phase::load_begin(),
+        // Off the 6.12 crash path they run on every executable page fault
+        // and module load: counted (`hits`), recorded only when they matter.
+        Role::CacheDcache | Role::CacheIcache
+            if phase() & (format::REC_LOAD_PHASE | format::REC_CRASH_PHASE) == 0 =>
+        {
+            return 0;
         }
         _ => {}
     }
-    // SAFETY: `regs` is the probed context's register set, valid for the call.
-    let arg = unsafe { bindings::hangtrail_regs_arg0(regs) } as u64;
-    let mut c = Crumb::new(Kind::Probe, p.index, p.kp.addr as u64, arg);
+    let mut c = Crumb::new(Kind::Probe, p.index, addr, arg);
     c.flags = phase();
     record(live, &c);
+    if p.role == Role::CrashSaveCpu {
+        stop::on_save_cpu(live, p.index, regs);
+    }
     if p.stall {
         stall();
     }
     0
 }
 
-/// Records the return of the point with `role`; returns its index.
-fn on_return(role: Role, regs: *mut bindings::pt_regs) -> Option<(&'static Live, u16)> {
+/// Records the return of the kretprobe behind `ri`; returns its point.
+fn on_return(ri: *mut bindings::kretprobe_instance, regs: *mut bindings::pt_regs) -> Option<(&'static Live, u16)> {
     let live = live()?;
-    let point = live.point_of(role);
-    let p = live.probes.get(point as usize)?;
+    // SAFETY: `ri` is the running instance of one of our kretprobes; its
+    // kretprobe is the `krp` field of a `Probe` inside `live` (`repr(C)`).
+    let p = unsafe {
+        let krp = bindings::hangtrail_kretprobe_of(ri);
+        &*krp.cast::<u8>().sub(core::mem::offset_of!(Probe, krp)).cast::<Probe>()
+    };
     p.hits.fetch_add(1, Ordering::Relaxed);
     // SAFETY: `regs` is the returning context's register set.
     let ret = unsafe { bindings::hangtrail_regs_return_value(regs) } as u64;
-    let mut c = Crumb::new(Kind::Return, point, p.point.addr, ret);
+    let mut c = Crumb::new(Kind::Return, p.index, p.point.addr, ret);
     c.flags = phase();
     record(live, &c);
-    Some((live, point))
+    Some((live, p.index))
 }
 
-/// The CPU stop returned: record which other CPUs are still online.
+/// The CPU stop returned: record which other CPUs were not seen stopping.
 unsafe extern "C" fn stop_returned(
-    _ri: *mut bindings::kretprobe_instance,
+    ri: *mut bindings::kretprobe_instance,
     regs: *mut bindings::pt_regs,
 ) -> c_int {
-    if let Some((live, point)) = on_return(Role::CpuStop, regs) {
-        softlockup::record_still_online(live, point);
+    if let Some((live, point)) = on_return(ri, regs) {
+        stop::record_map(live, point);
     }
     0
 }
 
-/// `machine_kexec_post_load` returned: the load phase is over.
+/// `machine_kexec_post_load` returned: this task's load window is over.
 unsafe extern "C" fn load_returned(
-    _ri: *mut bindings::kretprobe_instance,
+    ri: *mut bindings::kretprobe_instance,
     regs: *mut bindings::pt_regs,
 ) -> c_int {
-    on_return(Role::KexecPostLoad, regs);
-    PHASE.fetch_and(!format::REC_LOAD_PHASE, Ordering::Relaxed);
+    on_return(ri, regs);
+    phase::load_end();
+    0
+}
+
+/// A kexec load syscall returned: the window ends here at the latest.
+unsafe extern "C" fn load_syscall_returned(
+    ri: *mut bindings::kretprobe_instance,
+    regs: *mut bindings::pt_regs,
+) -> c_int {
+    on_return(ri, regs);
+    phase::load_end();
     0
 }
 
@@ -346,8 +422,12 @@ unsafe extern "C" fn panic_notifier(
     _data: *mut core::ffi::c_void,
 ) -> c_int {
     if let Some(live) = live() {
-        PHASE.fetch_or(format::REC_CRASH_PHASE, Ordering::Relaxed);
-        let mut c = Crumb::new(Kind::PanicNotifier, live.point_of(Role::PanicEntry), bindings::panic as *const () as usize as u64, 0);
+        phase::enter_crash();
+        let point = live.point_of(Role::PanicNotifier);
+        if let Some(p) = live.probes.get(point as usize) {
+            p.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut c = Crumb::new(Kind::PanicNotifier, point, bindings::panic as *const () as usize as u64, 0);
         c.flags = phase();
         record(live, &c);
     }

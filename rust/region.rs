@@ -14,8 +14,9 @@ use crate::format::{self, Header, Record, RECORD_SIZE, SAMPLES_PER_CPU};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
-/// CPUs beyond this many are not recorded (counted in `DROPPED`).
-pub(crate) const MAX_CPUS: usize = 1024;
+/// CPUs beyond this many are not recorded (counted in `dropped`): the
+/// format's `MAX_CPUS`, as an array length.
+pub(crate) const MAX_CPUS: usize = format::MAX_CPUS as usize;
 
 /// How the region is mapped (`mem_type`).
 #[derive(Clone, Copy, PartialEq, Eq)]

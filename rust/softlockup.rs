@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The soft lockup hook, and the "which CPUs did not stop" record.
+//! The soft lockup hook.
 //!
 //! Three points of `kernel/watchdog.c` (see `plan.rs`):
 //! - `watchdog_timer_fn`, the detector's per-CPU hrtimer: every run stores a
@@ -161,29 +161,4 @@ fn write_name(live: &Live, owner: u64, pc: u64) {
         c.payload[..chunk.len()].copy_from_slice(chunk);
         record(live, &c);
     }
-}
-
-/// After the CPU stop returned: one `StillOnline` record per other CPU still
-/// online (on arm64 a stopped CPU marks itself offline; on x86_64 the NMI
-/// stop does not, and the decoder subtracts the CPUs that ran
-/// `crash_save_cpu`), then a `StopResult` with their count.
-pub(crate) fn record_still_online(live: &Live, point: u16) {
-    let me = this_cpu();
-    // SAFETY: reading an exported variable set at boot.
-    let nr = unsafe { bindings::nr_cpu_ids } as usize;
-    let mut count = 0;
-    for cpu in (0..nr).filter(|&cpu| cpu != me) {
-        // SAFETY: `cpu` < nr_cpu_ids.
-        if unsafe { bindings::hangtrail_cpu_online(cpu as u32) } {
-            count += 1;
-            if count <= 64 {
-                let mut c = Crumb::new(Kind::StillOnline, point, 0, cpu as u64);
-                c.flags = phase();
-                record(live, &c);
-            }
-        }
-    }
-    let mut c = Crumb::new(Kind::StopResult, point, 0, count);
-    c.flags = phase();
-    record(live, &c);
 }

@@ -120,10 +120,13 @@ class Scenario:
     silence: int = 25  # seconds without output after HT-TRIGGERED = hung
     timeout: int = 300
     cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
+    qemu: dict = dataclasses.field(default_factory=dict)  # arch -> extra QEMU args
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
+    # Extra files in the guest's root: name -> function(build) -> bytes.
+    files: dict = dataclasses.field(default_factory=dict)
 
 
 # The point table's size, from its one definition (format.rs).
@@ -154,7 +157,31 @@ SCENARIOS = {
     "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
     "user-points": Scenario(cpu={"arm64": "cortex-a57"}, params_fn=lambda b: user_points(b)),
     "report-hang": Scenario(append=LOCKUP, params="inject_stall=print_modules"),
+    "no-kdump": Scenario(append="panic=1"),
+    # arm64 `kexec -l`: with LPA2 the old kernel oopses in
+    # trans_pgd_create_copy; without it the new one hangs at GICv3 ITS init.
+    "kexec-reboot": Scenario(cpu={"arm64": "max,pauth-impdef=on,lpa2=off"},
+                             qemu={"arm64": ["-M", "its=off"]}),
+    "post-notifiers": Scenario(append="crash_kexec_post_notifiers",
+                               params="inject_stall=machine_kexec"),
+    "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown"),
+    "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)}),
+    "stop-missed": Scenario(params="inject_stall=ksys_sync", silence=40),
 }
+
+
+# The v1 trail the v1-crash-kernel scenario puts in the region: a golden
+# fixture captured from a real v1 guest run.
+V1_FIXTURE = "tools/hangtrail/tests/fixtures/guest-report-hang-{arch}/trail.bin"
+
+
+def v1_words(build):
+    """`offset value` lines for the non-zero 8-byte words of the v1 fixture
+    (the guest writes them with devmem into its zeroed region)."""
+    b = (TOP / V1_FIXTURE.format(arch=build.arch.name)).read_bytes()
+    lines = [f"{i} 0x{int.from_bytes(b[i:i + 8], 'little'):016x}"
+             for i in range(0, len(b), 8) if any(b[i:i + 8])]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def disasm(build, symbol):
@@ -317,6 +344,8 @@ def initramfs(build, sc_name, conf, work):
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n"
                                          "nobody:x:65534:65534:nobody:/:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for name, make in SCENARIOS[sc_name].files.items():
+        (root / name).write_bytes(make(build))
     with open(root / "etc" / "ht.conf", "w") as f:
         for k, v in conf.items():
             f.write(f"{k}='{v}'\n")
@@ -517,6 +546,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                        "-monitor", f"unix:{sock},server,nowait"]
     if cpu_model:
         cmd += ["-cpu", cpu_model]
+    cmd += sc.qemu.get(arch_name, [])
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
     log(f"{sc_name}/{arch_name}: booting ({cpus} CPUs), console: {out}/console.log")
     q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

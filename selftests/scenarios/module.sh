@@ -32,9 +32,17 @@ first() {
 	echo "HT-REGION-WORD $(devmem "$A" 64)"
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
 
-	# A good load, with a point that does not exist (skipped, not fatal) and
-	# two that `sync` runs, in this order: ksys_sync calls iterate_supers.
-	ht_insmod probes=no_such_function_ht,ksys_sync,iterate_supers || ht_fail "insmod"
+	# A symbol too long for a point name: skipped with a warning, not fatal.
+	long=$(printf 'a%.0s' $(seq 1 213))
+	dmesg -c >/dev/null
+	ht_insmod inject_stall="$long" >/dev/null && rmmod hangtrail
+	echo "HT-LONG-STALL $(dmesg | grep 'hangtrail: inject_stall point' | sed 's/^\[[^]]*\] //')"
+
+	# A good load, with a point that does not exist (skipped, not fatal),
+	# two that `sync` runs, in this order: ksys_sync calls iterate_supers; a
+	# long symbol (probed), and one too long for a point name (skipped).
+	ht_insmod probes=no_such_function_ht,ksys_sync,iterate_supers,ZSTD_DCtx_loadDictionary_byReference,$long ||
+		ht_fail "insmod"
 	dmesg | grep 'hangtrail:' | sed 's/^/HT-DMESG /'
 	sed 's/^/HT-PROBE /' $D/probes
 	# What the kernel's own kprobe events say of the same points.
