@@ -39,3 +39,5 @@ bool hangtrail_is_kdump_kernel(void);
 void *hangtrail_ioremap(phys_addr_t addr, size_t size);
 void hangtrail_iounmap(void *addr);
 void hangtrail_local_irq_disable(void);
+bool hangtrail_can_clean_cache(void);
+void hangtrail_clean_cache(void *addr, size_t size);

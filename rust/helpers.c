@@ -9,6 +9,7 @@
 #include <linux/io.h>
 #include <linux/irqflags.h>
 #include <linux/kprobes.h>
+#include <linux/libnvdimm.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <asm/irq_regs.h>
@@ -31,3 +32,5 @@ bool hangtrail_is_kdump_kernel(void) { return is_kdump_kernel(); }
 void *hangtrail_ioremap(phys_addr_t addr, size_t size) { return (void __force *)ioremap(addr, size); }
 void hangtrail_iounmap(void *addr) { iounmap((void __iomem __force *)addr); }
 void hangtrail_local_irq_disable(void) { local_irq_disable(); }
+bool hangtrail_can_clean_cache(void) { return IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API); }
+void hangtrail_clean_cache(void *addr, size_t size) { arch_wb_cache_pmem(addr, size); }
