@@ -51,3 +51,5 @@ bool hangtrail_regs_irqs_off(struct pt_regs *regs);
 unsigned long hangtrail_regs_lr(struct pt_regs *regs);
 #endif
 struct kretprobe *hangtrail_kretprobe_of(struct kretprobe_instance *ri);
+bool hangtrail_can_clean_cache(void);
+void hangtrail_clean_cache(void *addr, size_t size);

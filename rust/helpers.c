@@ -9,6 +9,7 @@
 #include <linux/io.h>
 #include <linux/irqflags.h>
 #include <linux/kprobes.h>
+#include <linux/libnvdimm.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <asm/irq_regs.h>
@@ -44,3 +45,5 @@ unsigned long hangtrail_regs_lr(struct pt_regs *regs) { return ptrauth_strip_ker
 bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return regs_irqs_disabled(regs); }
 #endif
 struct kretprobe *hangtrail_kretprobe_of(struct kretprobe_instance *ri) { return get_kretprobe(ri); }
+bool hangtrail_can_clean_cache(void) { return IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API); }
+void hangtrail_clean_cache(void *addr, size_t size) { arch_wb_cache_pmem(addr, size); }

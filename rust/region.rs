@@ -8,6 +8,9 @@
 //! slot counter (an NMI that interrupts a write takes the next slot), and
 //! volatile stores ordered by `wmb()` so that a reset at any instant leaves
 //! either the old record, or one whose `seq` is 0, never a torn valid one.
+//! Through a cached mapping every record (and header) is also cleaned to
+//! memory (`arch_wb_cache_pmem`: arm64 `dc cvap`/`dc cvac`, x86
+//! `clwb`/`clflushopt`/`clflush`) before the barrier.
 
 use crate::bindings;
 use crate::format::{self, Header, Record, RECORD_SIZE, SAMPLES_PER_CPU};
@@ -25,7 +28,8 @@ pub(crate) enum MemType {
     WriteCombine,
     /// Uncached (device memory).
     Uncached,
-    /// Cached: fastest, but a reset may lose lines not yet written back.
+    /// Cached (write-back), each record cleaned to memory after it is
+    /// written: needs a kernel with `CONFIG_ARCH_HAS_PMEM_API`.
     Cached,
 }
 
@@ -59,8 +63,16 @@ unsafe impl Sync for Region {}
 impl Region {
     /// Claims `[phys, phys + size)` and maps it. Refuses a region that is
     /// empty, unaligned, overlaps System RAM (and so the kernel) or is
-    /// already claimed; nothing is written here.
+    /// already claimed, and a cached mapping on a kernel that cannot clean
+    /// it to memory; nothing is written here.
     pub(crate) fn claim(phys: u64, size: usize, mem_type: MemType) -> Result<Self> {
+        // SAFETY: no preconditions.
+        if mem_type == MemType::Cached && !unsafe { bindings::hangtrail_can_clean_cache() } {
+            pr_err!(
+                "mem_type=2 (cached) needs a kernel with CONFIG_ARCH_HAS_PMEM_API (arm64: CONFIG_ARM64_PMEM) to clean records to memory\n"
+            );
+            return Err(EINVAL);
+        }
         if size == 0 || phys == 0 {
             pr_err!("mem_address and mem_size are required\n");
             return Err(EINVAL);
@@ -178,8 +190,9 @@ impl Region {
     /// Puts back a copy of the region taken at load (`bytes` from offset 0;
     /// a whole number of words).
     pub(crate) fn restore(&self, bytes: &[u8]) {
-        self.copy_in(0, &bytes[..bytes.len().min(self.size) & !7]);
-        self.barrier();
+        let len = bytes.len().min(self.size) & !7;
+        self.copy_in(0, &bytes[..len]);
+        self.persist(0, len);
     }
 
     /// Zeroes `[off, off + len)`.
@@ -196,10 +209,24 @@ impl Region {
         unsafe { bindings::hangtrail_wmb() };
     }
 
+    /// Makes `[off, off + len)` reach memory: through a cached mapping its
+    /// lines are cleaned first (out of range is clipped, as for `read_u64`);
+    /// then the barrier.
+    pub(crate) fn persist(&self, off: usize, len: usize) {
+        if self.mem_type == MemType::Cached && off < self.size {
+            // SAFETY: the range is inside the mapping (clipped); cleaning
+            // lines changes no data.
+            unsafe {
+                bindings::hangtrail_clean_cache(self.base.add(off).cast(), len.min(self.size - off))
+            };
+        }
+        self.barrier();
+    }
+
     /// Writes a sealed header area.
     pub(crate) fn write_header(&self, area: &[u8; format::HEADER_SIZE]) {
         self.copy_in(0, area);
-        self.barrier();
+        self.persist(0, area.len());
     }
 }
 
@@ -273,7 +300,7 @@ impl Writer {
         let mut sealed = header;
         sealed.csum = format::header_checksum_no_points(&header);
         region.copy_in(0, sealed.as_bytes());
-        region.barrier();
+        region.persist(0, header.used_size());
         // SAFETY: the caller's contract.
         unsafe {
             core::ptr::addr_of_mut!((*place).region).write(region);
@@ -339,13 +366,17 @@ impl Writer {
         };
         r.csum = r.compute_csum();
         let off = base + slot as usize * RECORD_SIZE;
-        // Invalidate, write the body, then publish `seq`.
+        // Invalidate, write the body, then publish `seq`. A record is one
+        // 64-byte aligned slot: through a cached mapping the three stores
+        // reach the line in this order, so whatever part of it is written
+        // back early shows as the old record or a torn one, never a valid
+        // mix; the line is cleaned once, whole, before the next record.
         self.region.write_u64(off / 8, 0);
         self.region.barrier();
         self.region.copy_in(off + 8, &r.as_bytes()[8..]);
         self.region.barrier();
         self.region.write_u64(off / 8, seq);
-        self.region.barrier();
+        self.region.persist(off, RECORD_SIZE);
         seq
     }
 }
