@@ -12,7 +12,7 @@ use crate::format::{
     REC_IRQS_OFF, REC_LOAD_PHASE, REC_STOPPED, REC_USER,
 };
 use crate::symbols::{Resolver, Source, Sym, SymbolError, SymbolTable, MAX_SYMBOL_SPAN};
-use crate::verdict::{self, SoftLockup, StaleCpu, Stuck, Verdict};
+use crate::verdict::{self, CpuView, SoftLockup, StaleCpu, Stuck, Verdict};
 
 /// Which part of the region a slot is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,7 +249,9 @@ pub struct Decoded {
     pub slide: Option<u64>,
     /// The last soft lockup report.
     pub softlockup: Option<SoftLockup>,
-    /// CPUs still online after the CPU stop that never saved their state.
+    /// Every CPU the trail says something about, as reconstructed.
+    pub cpus: Vec<CpuView>,
+    /// CPUs still online after the CPU stop that were never seen stopped.
     pub stale_cpus: Vec<StaleCpu>,
     /// CPUs whose last samples sit in one function.
     pub stuck: Vec<Stuck>,
@@ -654,15 +656,14 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
         symbol_source: table.map(|t| t.source),
         slide: resolver.map(|r| r.slide),
         softlockup: None,
+        cpus: Vec::new(),
         stale_cpus: Vec::new(),
         stuck: Vec::new(),
         verdict: Verdict::default(),
         warnings,
     };
     d.softlockup = verdict::softlockup(&d);
-    d.stuck = verdict::stuck_samples(&d);
-    d.stale_cpus = verdict::stale_cpus(&d);
-    d.verdict = verdict::verdict(&d);
+    (d.verdict, d.cpus, d.stale_cpus, d.stuck) = verdict::build(&trail, &d);
     Ok(d)
 }
 

@@ -8,8 +8,8 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::decode::{flag_names, Decoded, Rec};
-use crate::format::{Kind, HDR_CRASH_KERNEL_REACHED};
-use crate::verdict::State;
+use crate::format::{Kind, HDR_CRASH_KERNEL_REACHED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS};
+use crate::verdict::CpuView;
 
 /// Bad slots listed one by one in the text output; the rest are counted.
 const MAX_BAD_SLOTS_SHOWN: usize = 20;
@@ -156,29 +156,75 @@ fn brief(r: &Rec) -> String {
     format!("{} (seq {}, {})", r.location(), r.seq(), r.kind.name())
 }
 
-fn verdict_line(d: &Decoded) -> String {
-    let v = &d.verdict;
-    let cpu = v.cpu.map_or_else(|| "?".to_string(), |c| c.to_string());
-    let last = v.last.as_ref().map(Rec::location);
-    match v.state {
-        State::Empty => "verdict: empty trail".into(),
-        State::Handoff => match last {
-            Some(l) => format!("verdict: handoff: crash kernel reached after {l} on CPU {cpu}"),
-            None => "verdict: handoff: crash kernel reached".into(),
-        },
-        State::Hung => {
-            let next = v
-                .next_expected
+/// `where (seq N, A s before the end)`.
+fn aged(d: &Decoded, r: &Rec) -> String {
+    let end = d.verdict.core.facts.end_ns;
+    format!(
+        "{} (seq {}, {} s before the end)",
+        r.location(),
+        r.seq(),
+        duration(end.saturating_sub(r.raw.ts_ns))
+    )
+}
+
+/// One line per CPU: what the core reconstructed.
+fn cpu_line(d: &Decoded, c: &CpuView) -> String {
+    let s = &c.state;
+    let v = &d.verdict.core;
+    let mut parts = Vec::new();
+    if v.crash_cpu == Some(c.cpu) {
+        parts.push(format!(
+            "crash CPU, furthest step {}{}",
+            s.furthest.name(),
+            c.entry
                 .as_ref()
-                .map_or_else(String::new, |n| format!(" (next expected: {n})"));
-            let last = last.unwrap_or_else(|| "?".into());
-            format!("verdict: hung on CPU {cpu} after {last}{next}; crash kernel not reached")
-        }
-        State::NoCrash => match last {
-            Some(l) => format!("verdict: no crash recorded (last: {l} on CPU {cpu})"),
-            None => "verdict: no crash recorded (no breadcrumbs)".into(),
-        },
+                .map_or_else(String::new, |e| format!(", entered at {}", brief(e)))
+        ));
+    } else if s.entered() {
+        parts.push(format!(
+            "entered the crash path (later panic){}",
+            c.entry
+                .as_ref()
+                .map_or_else(String::new, |e| format!(" at {}", brief(e)))
+        ));
     }
+    if let Some(r) = &c.last {
+        parts.push(format!("last {}", aged(d, r)));
+    }
+    if let Some(r) = &c.stop {
+        let ctx = if r.kind == Kind::StopContext {
+            format!(" sp={:#x} lr={:#x}", r.arg(), lr(r))
+        } else {
+            String::new()
+        };
+        parts.push(format!("stopped at {}{ctx}", aged(d, r)));
+    }
+    if let Some(r) = &c.lockup {
+        parts.push(format!("hard-lockup context {}", aged(d, r)));
+    }
+    if let Some(r) = &c.last_sample {
+        parts.push(format!("sample {}{}", aged(d, r), Marks(r.flags())));
+    }
+    if s.silent() {
+        parts.push(format!("silent for {} s", duration(s.silent_ns)));
+    }
+    if s.stuck > 0 {
+        parts.push(format!("stuck: last {} samples", s.stuck));
+    }
+    if s.stale {
+        parts.push("failed to stop".into());
+    }
+    if s.hard_lockup.seq != 0 {
+        parts.push("hard lockup detected".into());
+    }
+    format!("  CPU {}: {}", c.cpu, parts.join("; "))
+}
+
+/// The `lr` in a context record's payload.
+fn lr(r: &Rec) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&r.raw.payload[..8]);
+    u64::from_le_bytes(b)
 }
 
 /// The human-readable report. `source` names the input.
@@ -381,6 +427,21 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
         }
     }
 
+    if !d.cpus.is_empty() {
+        writeln!(out)?;
+        let f = &d.verdict.core.facts;
+        writeln!(
+            out,
+            "CPUs (sample period {} s from {}; silence measured up to {}):",
+            duration(f.period_ns),
+            f.period_source.name(),
+            Secs(rel_ns(d, d.verdict.core.ref_ns))
+        )?;
+        for c in &d.cpus {
+            writeln!(out, "{}", cpu_line(d, c))?;
+        }
+    }
+
     if !d.stale_cpus.is_empty() {
         writeln!(out)?;
         writeln!(out, "CPUs that failed to stop:")?;
@@ -421,7 +482,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
     }
 
     writeln!(out)?;
-    writeln!(out, "{}", verdict_line(d))
+    writeln!(out, "{}", d.verdict.line)
 }
 
 // ---------------------------------------------------------------- json --
@@ -448,6 +509,10 @@ impl Serialize for Flags {
     }
 }
 
+/// Version of the JSON document's schema (`"schema"`): bumped when a key
+/// changes meaning or goes away.
+pub const JSON_SCHEMA: u32 = 2;
+
 #[derive(Serialize)]
 struct JHeader {
     format_version: u32,
@@ -465,13 +530,18 @@ struct JHeader {
     start_ns: u64,
     flags: u32,
     crash_kernel_reached: bool,
+    nmi_reaches_irqs_off: bool,
+    post_notifiers: bool,
+    sample_period_ns: u64,
+    panic_timeout: i32,
     ref_name: String,
     ref_addr: u64,
     ref_addr_hex: Hex,
     nr_points: u32,
-    input_len: usize,
+    input_len: u64,
     symbols: Option<&'static str>,
     slide: Option<u64>,
+    slide_hex: Option<Hex>,
 }
 
 #[derive(Serialize)]
@@ -493,10 +563,14 @@ struct JRec<'a> {
     cpu: u32,
     ts_ns: u64,
     rel_ns: i64,
+    age_ns: u64,
     kind: &'static str,
     pc: u64,
     pc_hex: Hex,
     arg: u64,
+    arg_hex: Hex,
+    lr: Option<u64>,
+    lr_hex: Option<Hex>,
     symbol: Option<&'a str>,
     offset: Option<u64>,
     module: Option<&'a str>,
@@ -509,15 +583,20 @@ struct JRec<'a> {
 impl<'a> JRec<'a> {
     fn new(d: &'a Decoded, r: &'a Rec) -> Self {
         let dbg = r.debug.as_deref();
+        let lr = matches!(r.kind, Kind::StopContext | Kind::LockupContext).then(|| lr(r));
         Self {
             seq: r.seq(),
             cpu: r.cpu(),
             ts_ns: r.raw.ts_ns,
             rel_ns: rel_ns(d, r.raw.ts_ns).clamp(i64::MIN.into(), i64::MAX.into()) as i64,
+            age_ns: d.verdict.core.facts.end_ns.saturating_sub(r.raw.ts_ns),
             kind: r.kind.name(),
             pc: r.pc(),
             pc_hex: Hex(r.pc()),
             arg: r.arg(),
+            arg_hex: Hex(r.arg()),
+            lr,
+            lr_hex: lr.map(Hex),
             symbol: r.sym.as_ref().map(|s| &*s.name),
             offset: r.sym.as_ref().map(|s| s.offset),
             module: r.sym.as_ref().and_then(|s| s.module.as_deref()),
@@ -545,7 +624,48 @@ struct JVerdict<'a> {
     cpu: Option<u32>,
     last: Option<JRec<'a>>,
     next_expected: Option<&'a str>,
-    line: String,
+    line: &'a str,
+    summary: &'a str,
+    crash_cpu: Option<u32>,
+    furthest: &'static str,
+    later_panic: Option<u32>,
+    crash_loaded: Option<bool>,
+    reboot: Option<JRec<'a>>,
+    end_ns: u64,
+    ref_ns: u64,
+    sample_period_ns: u64,
+    sample_period_source: &'static str,
+    stale_cpus: Vec<u32>,
+    stop_unknown: u32,
+    silent_cpus: Vec<u32>,
+    stuck_cpus: Vec<u32>,
+    hard_lockup_cpus: Vec<u32>,
+}
+
+#[derive(Serialize)]
+struct JCpu<'a> {
+    cpu: u32,
+    crash_cpu: bool,
+    entered: bool,
+    furthest: &'static str,
+    stopped: bool,
+    still_online: bool,
+    stale: bool,
+    silent: bool,
+    silent_ns: u64,
+    stuck: u32,
+    stuck_pc_lo: u64,
+    stuck_pc_lo_hex: Hex,
+    stuck_pc_hi: u64,
+    stuck_pc_hi_hex: Hex,
+    hard_lockup: bool,
+    records: u32,
+    samples: u32,
+    entry: Option<JRec<'a>>,
+    last: Option<JRec<'a>>,
+    stop: Option<JRec<'a>>,
+    lockup: Option<JRec<'a>>,
+    last_sample: Option<JRec<'a>>,
 }
 
 #[derive(Serialize)]
@@ -565,7 +685,8 @@ struct JSoftLockup<'a> {
 
 #[derive(Serialize)]
 struct JStale<'a> {
-    cpu: u64,
+    cpu: u32,
+    maybe_stopped: bool,
     last: Option<JRec<'a>>,
     last_sample: Option<JRec<'a>>,
 }
@@ -579,7 +700,7 @@ struct JStuck<'a> {
     pc: u64,
     pc_hex: Hex,
     pid: u64,
-    count: usize,
+    count: u64,
 }
 
 #[derive(Serialize)]
@@ -601,9 +722,11 @@ struct JCounts {
 
 #[derive(Serialize)]
 struct JDoc<'a> {
+    schema: u32,
     header: JHeader,
     points: Vec<JPoint<'a>>,
     verdict: JVerdict<'a>,
+    cpus: Vec<JCpu<'a>>,
     records: JRecs<'a>,
     softlockup: Option<JSoftLockup<'a>>,
     stale_cpus: Vec<JStale<'a>>,
@@ -615,10 +738,20 @@ struct JDoc<'a> {
     warnings: &'a [String],
 }
 
+fn rec<'a>(d: &'a Decoded, r: &'a Option<Rec>) -> Option<JRec<'a>> {
+    r.as_ref().map(|r| JRec::new(d, r))
+}
+
+fn cpus_where(d: &Decoded, want: impl Fn(&CpuView) -> bool) -> Vec<u32> {
+    d.cpus.iter().filter(|c| want(c)).map(|c| c.cpu).collect()
+}
+
 fn doc(d: &Decoded) -> JDoc<'_> {
     let h = &d.header;
     let v = &d.verdict;
+    let core = &v.core;
     JDoc {
+        schema: JSON_SCHEMA,
         header: JHeader {
             format_version: h.version,
             arch: d.arch().map(|a| a.name()),
@@ -635,13 +768,18 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             start_ns: h.start_ns,
             flags: h.flags,
             crash_kernel_reached: h.flags & HDR_CRASH_KERNEL_REACHED != 0,
+            nmi_reaches_irqs_off: h.flags & HDR_NMI_REACHES_IRQS_OFF != 0,
+            post_notifiers: h.flags & HDR_POST_NOTIFIERS != 0,
+            sample_period_ns: h.sample_period_ns,
+            panic_timeout: h.panic_timeout,
             ref_name: d.ref_name(),
             ref_addr: h.ref_addr,
             ref_addr_hex: Hex(h.ref_addr),
             nr_points: h.nr_points,
-            input_len: d.input_len,
+            input_len: d.input_len as u64,
             symbols: d.symbol_source.map(|s| s.name()),
             slide: d.slide,
+            slide_hex: d.slide.map(Hex),
         },
         points: d
             .points
@@ -662,10 +800,56 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             state: v.state.name(),
             reason: v.reason.map(|r| r.name()),
             cpu: v.cpu,
-            last: v.last.as_ref().map(|r| JRec::new(d, r)),
+            last: rec(d, &v.last),
             next_expected: v.next_expected.as_deref(),
-            line: verdict_line(d),
+            line: &v.line,
+            summary: &v.summary,
+            crash_cpu: core.crash_cpu,
+            furthest: core.furthest.name(),
+            later_panic: core.later_panic,
+            crash_loaded: core.crash_loaded,
+            reboot: crate::verdict::find(d, &core.reboot).map(|r| JRec::new(d, r)),
+            end_ns: core.facts.end_ns,
+            ref_ns: core.ref_ns,
+            sample_period_ns: core.facts.period_ns,
+            sample_period_source: core.facts.period_source.name(),
+            stale_cpus: cpus_where(d, |c| c.state.stale),
+            stop_unknown: core.facts.stop_unknown,
+            silent_cpus: cpus_where(d, |c| c.state.silent()),
+            stuck_cpus: cpus_where(d, |c| c.state.stuck > 0),
+            hard_lockup_cpus: cpus_where(d, |c| c.state.hard_lockup.seq != 0),
         },
+        cpus: d
+            .cpus
+            .iter()
+            .map(|c| {
+                let s = &c.state;
+                JCpu {
+                    cpu: c.cpu,
+                    crash_cpu: core.crash_cpu == Some(c.cpu),
+                    entered: s.entered(),
+                    furthest: s.furthest.name(),
+                    stopped: s.stopped(),
+                    still_online: s.still_online,
+                    stale: s.stale,
+                    silent: s.silent(),
+                    silent_ns: s.silent_ns,
+                    stuck: s.stuck,
+                    stuck_pc_lo: s.stuck_pc_lo,
+                    stuck_pc_lo_hex: Hex(s.stuck_pc_lo),
+                    stuck_pc_hi: s.stuck_pc_hi,
+                    stuck_pc_hi_hex: Hex(s.stuck_pc_hi),
+                    hard_lockup: s.hard_lockup.seq != 0,
+                    records: s.records,
+                    samples: s.samples,
+                    entry: rec(d, &c.entry),
+                    last: rec(d, &c.last),
+                    stop: rec(d, &c.stop),
+                    lockup: rec(d, &c.lockup),
+                    last_sample: rec(d, &c.last_sample),
+                }
+            })
+            .collect(),
         records: JRecs(d, &d.records),
         softlockup: d.softlockup.as_ref().map(|s| JSoftLockup {
             seq: s.rec.seq(),
@@ -685,8 +869,9 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             .iter()
             .map(|s| JStale {
                 cpu: s.cpu,
-                last: s.last.as_ref().map(|r| JRec::new(d, r)),
-                last_sample: s.last_sample.as_ref().map(|r| JRec::new(d, r)),
+                maybe_stopped: s.maybe_stopped,
+                last: rec(d, &s.last),
+                last_sample: rec(d, &s.last_sample),
             })
             .collect(),
         stuck_samples: d
@@ -700,7 +885,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
                 pc: s.pc,
                 pc_hex: Hex(s.pc),
                 pid: s.pid,
-                count: s.count,
+                count: s.count as u64,
             })
             .collect(),
         samples: JRecs(d, &d.samples),

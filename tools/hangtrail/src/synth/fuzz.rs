@@ -14,7 +14,8 @@ use std::time::Instant;
 use super::{fix_header_csum, fix_record_csum, scenarios, Rng};
 use crate::decode::{decode, Area, Decoded, Options};
 use crate::format::{
-    Kind, Record, Slot, Trail, HEADER_SIZE, MAX_POINTS, POINTS_OFFSET, RECORD_SIZE,
+    Kind, Record, Slot, Trail, HEADER_SIZE, MAX_POINTS, POINTS_OFFSET, POINT_NAME_LEN, POINT_SIZE,
+    RECORD_SIZE,
 };
 use crate::render;
 use crate::symbols::{Source, SymbolTable};
@@ -36,11 +37,20 @@ const HEADER_FIELDS: &[(usize, usize)] = &[
     (184, 8), // start_ns
     (192, 4), // nr_points
     (196, 4), // online_cpus
+    (208, 8), // sample_period_ns
+    (216, 4), // panic_timeout
 ];
 
 /// `(offset, width)` of a point's fields, relative to the point.
-const POINT_FIELDS: &[(usize, usize)] =
-    &[(0, 8), (40, 8), (48, 1), (49, 1), (50, 1), (52, 4), (56, 4)];
+const POINT_FIELDS: &[(usize, usize)] = &[
+    (0, 8),
+    (POINT_NAME_LEN, 8),
+    (POINT_NAME_LEN + 8, 1),
+    (POINT_NAME_LEN + 9, 1),
+    (POINT_NAME_LEN + 10, 1),
+    (POINT_NAME_LEN + 12, 4),
+    (POINT_NAME_LEN + 16, 4),
+];
 
 /// `(offset, width)` of a record's fields.
 const RECORD_FIELDS: &[(usize, usize)] = &[
@@ -182,7 +192,7 @@ impl Fuzzer {
             // Header field, checksum fixed.
             45..=64 => {
                 if self.rng.below(3) == 0 {
-                    let p = POINTS_OFFSET + self.rng.below(MAX_POINTS as u64) as usize * 64;
+                    let p = POINTS_OFFSET + self.rng.below(MAX_POINTS as u64) as usize * POINT_SIZE;
                     let &(o, w) = self.pick(POINT_FIELDS);
                     self.set_field(buf, p + o, w);
                 } else {
@@ -426,7 +436,9 @@ mod tests {
         match f.run(2000, None) {
             Ok(n) => {
                 assert_eq!(n, 2000);
-                assert!(f.decoded > 1000, "only {} inputs decoded", f.decoded);
+                // v2's 20 KiB header area takes most of the mutations of
+                // the small synthetic trails: fewer pass the header checks.
+                assert!(f.decoded > 800, "only {} inputs decoded", f.decoded);
             }
             Err(e) => panic!(
                 "iteration {}: {} (input {} bytes)",
@@ -440,7 +452,7 @@ mod tests {
     #[test]
     fn invariants_catch_a_lie() {
         let s = scenarios::handoff();
-        assert_eq!(check(&s.trail, None), Ok(Some(22)));
+        assert_eq!(check(&s.trail, None), Ok(Some(21)));
         assert_eq!(
             check(&[0xa5; 5000], None),
             Ok(None),

@@ -161,13 +161,16 @@ pub fn handoff() -> Scenario {
     b.area.header.flags = HDR_CRASH_KERNEL_REACHED;
     b.record(0, Kind::Start, 0, 7, 0, NO_POINT);
     b.step_ns = 250_000_000;
-    for _ in 0..3 {
+    for i in 0..3 {
         b.probe(0, wd, 0, 0);
         b.sample(0, k.at("default_idle", 0x14), 0, REC_IDLE);
         b.probe(1, wd, 0, 0);
-        b.sample(1, k.at("vfs_write", 0x88), 1234, 0);
+        if i < 2 {
+            b.sample(1, k.at("vfs_write", 0x88), 1234, 0);
+        } else {
+            b.sample(1, 0x7f3a_1c20_4e10, 1234, REC_USER);
+        }
     }
-    b.sample(1, 0x7f3a_1c20_4e10, 1234, REC_USER);
     b.step_ns = 40_000;
     b.probe(1, panic, 0xffff_ffff_8260_0000 + k.slide, C);
     b.probe(1, ck, 0, C);
