@@ -131,6 +131,8 @@ pub struct CpuState {
     pub entry: Record,
     /// How far along the crash path its own records got.
     pub furthest: Step,
+    /// The crash-path steps its own records show (bit `1 << Step as u8`).
+    pub steps: u16,
     /// Its newest breadcrumb (`format::is_breadcrumb`).
     pub last: Record,
     /// Its newest `crash_save_cpu` hit (progress if it entered the crash
@@ -188,6 +190,7 @@ impl CpuState {
         samples: 0,
         entry: EMPTY_RECORD,
         furthest: Step::None,
+        steps: 0,
         last: EMPTY_RECORD,
         save: EMPTY_RECORD,
         crash_kexec: EMPTY_RECORD,
@@ -470,6 +473,15 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
     }
     // Per CPU: what its crash_save_cpu meant, whether it is stale.
     for c in cpus[..nr].iter_mut() {
+        // `kexec -e`: machine_kexec after kernel_kexec (or with the default
+        // image) is a reboot, not the crash path.
+        let others = !(1 << Step::None as u16 | 1 << Step::MachineKexec as u16);
+        let own_flag = v2 && c.entry.flags & REC_CRASH_PHASE != 0;
+        if has(&c.reboot) && c.steps & others == 0 && !own_flag && !has(&c.notifier) {
+            c.entry = EMPTY_RECORD;
+            c.furthest = Step::None;
+            c.steps = 0;
+        }
         if has(&c.save) {
             if c.entered() {
                 c.furthest = c.furthest.max(Step::CrashSaveCpu);
@@ -478,7 +490,7 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
                 c.stop = c.save;
             }
         }
-        c.stale = c.still_online && !c.stopped() && !c.entered();
+        c.stale = c.still_online && !c.stopped();
     }
     // The sample period.
     if v2 && h.sample_period_ns != 0 {
@@ -621,7 +633,7 @@ fn ring_record(
         _ => {}
     }
     if stop_side {
-        if c.stop.kind != Kind::StopContext as u8 && !has(&c.stop) {
+        if kind != Some(Kind::LockupContext) && !has(&c.stop) {
             c.stop = *r;
         }
         return;
@@ -670,6 +682,7 @@ fn ring_record(
     if step != Step::None || flagged {
         older(&mut c.entry, r);
         c.furthest = c.furthest.max(step);
+        c.steps |= 1 << step as u16;
     }
 }
 
@@ -802,6 +815,11 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
     }
     if let Some(i) = cpus.iter().position(|c| has(&c.hard_lockup)) {
         hung(&mut v, cpus, i, Reason::HardLockup);
+        // Where the NMI found it beats its older breadcrumbs.
+        let ctx = cpus[i].lockup_ctx;
+        if has(&ctx) && ctx.ts_ns >= v.last.ts_ns {
+            v.last = ctx;
+        }
         return v;
     }
     // The longest stuck run; the lowest CPU on a tie.
@@ -1013,6 +1031,19 @@ fn write_cpu_list(
     Ok(())
 }
 
+/// What kind of reboot record `r` is.
+pub fn reboot_kind(t: &Trail<'_>, r: &Record) -> &'static str {
+    match Kind::from_u8(r.kind) {
+        Some(Kind::KexecImage) => "kexec -e",
+        _ => match role_of(t, r) {
+            Some(Role::EmergencyRestart) => "emergency restart",
+            Some(Role::PowerOff) => "power-off",
+            Some(Role::KernelKexec) => "kexec -e",
+            _ => "restart",
+        },
+    }
+}
+
 /// The one-line summary of a verdict (no trailing newline). `n` names
 /// records; the module passes [`TrailNamer`], the decoder a namer that
 /// uses symbols.
@@ -1083,24 +1114,22 @@ pub fn summary(
         State::NoKdump => {
             write!(
                 w,
-                "no-kdump: panic on CPU {cpu} with no crash kernel loaded (last: "
+                "no-kdump: panic on CPU {cpu} with no crash kernel loaded"
             )?;
-            last(w)?;
-            w.write_str(")")?;
+            if v.last.seq != v.reboot.seq {
+                w.write_str(" (last: ")?;
+                last(w)?;
+                w.write_str(")")?;
+            }
+            if has(&v.reboot) {
+                write!(w, "; then {} at ", reboot_kind(t, &v.reboot))?;
+                n.name(&v.reboot, w)?;
+            }
         }
         State::Rebooted => {
             w.write_str("rebooted: ")?;
             let r = &v.reboot;
-            let what = match Kind::from_u8(r.kind) {
-                Some(Kind::KexecImage) => "kexec -e",
-                _ => match role_of(t, r) {
-                    Some(Role::EmergencyRestart) => "emergency restart",
-                    Some(Role::PowerOff) => "power-off",
-                    Some(Role::KernelKexec) => "kexec -e",
-                    _ => "restart",
-                },
-            };
-            write!(w, "{what} at ")?;
+            write!(w, "{} at ", reboot_kind(t, r))?;
             n.name(r, w)?;
             write!(w, " on CPU {}", r.cpu)?;
             if let Some(c) = v.crash_cpu {
@@ -1121,13 +1150,17 @@ pub fn summary(
     if let Some(p) = v.later_panic {
         write!(w, "; later panic on CPU {p}")?;
     }
-    write_cpu_list(w, cpus, "failed to stop:", |c| c.stale, |_, _| Ok(()))?;
-    if v.facts.stop_unknown > 0 {
-        write!(
-            w,
-            "; {} stop handler runs not recorded",
-            v.facts.stop_unknown
-        )?;
+    // With stop-handler runs that kprobes skipped, a CPU not seen stopped
+    // may have stopped: it is unknown, not stale.
+    let unknown = v.facts.stop_unknown;
+    let label = if unknown > 0 {
+        "not seen stopped:"
+    } else {
+        "failed to stop:"
+    };
+    write_cpu_list(w, cpus, label, |c| c.stale, |_, _| Ok(()))?;
+    if unknown > 0 {
+        write!(w, "; stop handler unrecorded {unknown} times")?;
     }
     let is_reason_cpu = |c: &CpuState, r: Reason| {
         v.reason == Some(r) && v.cpu.is_some_and(|x| core::ptr::eq(c, &cpus[x as usize]))
@@ -1150,7 +1183,7 @@ pub fn summary(
         w,
         cpus,
         "hard lockup:",
-        |c| has(&c.hard_lockup),
+        |c| has(&c.hard_lockup) && !is_reason_cpu(c, Reason::HardLockup),
         |_, _| Ok(()),
     )
 }

@@ -212,7 +212,11 @@ fn cpu_line(d: &Decoded, c: &CpuView) -> String {
         parts.push(format!("stuck: last {} samples", s.stuck));
     }
     if s.stale {
-        parts.push("failed to stop".into());
+        parts.push(if v.facts.stop_unknown > 0 {
+            "not seen stopped (stop handler runs went unrecorded)".into()
+        } else {
+            "failed to stop".into()
+        });
     }
     if s.hard_lockup.seq != 0 {
         parts.push("hard lockup detected".into());
