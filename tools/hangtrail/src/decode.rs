@@ -59,6 +59,9 @@ pub struct Rec {
     pub sym: Option<Sym>,
     /// `--vmlinux` facts about `pc`.
     pub debug: Option<Arc<DebugLine>>,
+    /// `sym` came from a symbol file that failed the check against the
+    /// trail (`--force-symbols`): shown with a `?`.
+    pub unverified: bool,
 }
 
 impl Rec {
@@ -94,9 +97,10 @@ impl Rec {
     pub fn is_busy_kernel(&self) -> bool {
         !self.has(REC_IDLE) && !self.has(REC_USER)
     }
-    /// `symbol+0xoff [module]`, or the raw pc.
+    /// `symbol+0xoff [module]` (`?symbol...` if unverified), or the raw pc.
     pub fn location(&self) -> String {
         match &self.sym {
+            Some(s) if self.unverified => format!("?{s}"),
             Some(s) => s.to_string(),
             None => format!("{:#x}", self.pc()),
         }
@@ -327,6 +331,64 @@ pub struct Options<'a> {
     pub symbols: Option<&'a SymbolTable>,
     /// `--vmlinux`.
     pub debug: Option<&'a DebugInfo>,
+    /// Use symbols that fail the check against the trail (names marked).
+    pub force_symbols: bool,
+}
+
+/// KASLR moves the kernel by multiples of this: x86_64
+/// `CONFIG_PHYSICAL_ALIGN` (2 MiB, the minimum on 64-bit); arm64 at least
+/// 64 KiB (`MIN_KIMG_ALIGN` for the random part, the EFI stub's 64 KiB
+/// placement for the physical part).
+pub fn kaslr_align(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => 2 << 20,
+        Arch::Arm64 => 64 << 10,
+    }
+}
+
+/// Checks a symbol table against the trail: the slide is a multiple of the
+/// arch's KASLR alignment, and every registered point whose symbol the
+/// table has sits at that symbol (+ its offset) under the slide. Returns
+/// what is wrong, if anything.
+pub fn check_symbols(
+    table: &SymbolTable,
+    slide: u64,
+    arch: Option<Arch>,
+    points: &[PointInfo],
+) -> Option<String> {
+    if let Some(a) = arch {
+        if !slide.is_multiple_of(kaslr_align(a)) {
+            return Some(format!(
+                "the KASLR slide {slide:#x} is not a multiple of {:#x}, as on {}",
+                kaslr_align(a),
+                a.name()
+            ));
+        }
+    }
+    for p in points.iter().filter(|p| p.registered() && p.addr != 0) {
+        let mut addrs = table.addresses_of(p.symbol()).peekable();
+        if addrs.peek().is_none() {
+            continue;
+        }
+        let want = p.addr.wrapping_sub(slide).wrapping_sub(u64::from(p.offset));
+        let mut seen = None;
+        for a in addrs {
+            if a == want {
+                seen = None;
+                break;
+            }
+            seen = Some(a);
+        }
+        if let Some(a) = seen {
+            return Some(format!(
+                "point `{}` ran at {:#x}, but the file puts `{}` at {a:#x} + slide {slide:#x}",
+                p.name,
+                p.addr,
+                p.symbol()
+            ));
+        }
+    }
+    None
 }
 
 fn classify(
@@ -385,6 +447,7 @@ fn classify(
                             point,
                             sym: None,
                             debug: None,
+                            unverified: false,
                         };
                         match area {
                             Area::Samples => samples.push(rec),
@@ -489,7 +552,12 @@ struct Learned {
 
 /// Names every record: its name chunks, else its probe point, else a
 /// function learned from other records' name chunks, else the symbol file.
-fn symbolize(recs: &mut [Rec], points: &[PointInfo], resolver: Option<&Resolver<'_>>) {
+fn symbolize(
+    recs: &mut [Rec],
+    points: &[PointInfo],
+    resolver: Option<&Resolver<'_>>,
+    unverified: bool,
+) {
     let mut chunks = collect_chunks(recs);
     let mut learned = Vec::new();
     if !chunks.is_empty() {
@@ -536,6 +604,7 @@ fn symbolize(recs: &mut [Rec], points: &[PointInfo], resolver: Option<&Resolver<
             continue;
         }
         r.sym = resolver.and_then(|res| res.lookup(pc));
+        r.unverified = unverified && r.sym.is_some();
     }
 }
 
@@ -598,11 +667,29 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
     if table.is_some() && ref_name.is_empty() {
         warnings.push("trail header names no reference symbol: assuming no KASLR slide".into());
     }
+    let mut unverified = false;
+    if let (Some(t), Some(r)) = (table, resolver.as_ref()) {
+        if let Some(why) = check_symbols(t, r.slide, Arch::from_u32(header.arch), &points) {
+            if !opts.force_symbols {
+                let e = SymbolError::Mismatch(why);
+                return Err(if opts.symbols.is_some() {
+                    Error::Symbols(e)
+                } else {
+                    Error::Vmlinux(e)
+                });
+            }
+            warnings.push(format!(
+                "the symbol file does not belong to this trail ({why}): \
+                 decoded anyway (--force-symbols), names from it marked `?`"
+            ));
+            unverified = true;
+        }
+    }
     // Symbolize ring and samples together: chunks in the ring may name
     // functions that samples are in.
     let nr_ring = records.len();
     records.append(&mut samples);
-    symbolize(&mut records, &points, resolver.as_ref());
+    symbolize(&mut records, &points, resolver.as_ref(), unverified);
     samples = records.split_off(nr_ring);
 
     if let Some(dbg) = opts.debug {

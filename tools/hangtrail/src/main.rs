@@ -51,6 +51,10 @@ struct DecodeArgs {
     /// instruction at each pc.
     #[arg(long, value_name = "F")]
     vmlinux: Option<PathBuf>,
+    /// Use a symbol file (or vmlinux) even if it does not match the trail's
+    /// points or KASLR alignment; every name from it is marked `?`.
+    #[arg(long = "force-symbols")]
+    force_symbols: bool,
     /// Region bytes: a copy of /sys/kernel/debug/hangtrail/{previous,current}
     /// or a dump of the reserved memory.
     #[arg(value_name = "FILE")]
@@ -152,6 +156,7 @@ fn run(a: DecodeArgs) -> ExitCode {
     let opts = Options {
         symbols: table.as_ref(),
         debug: debug.as_ref(),
+        force_symbols: a.force_symbols,
     };
     let d = match decode(&bytes, &opts) {
         Ok(d) => d,

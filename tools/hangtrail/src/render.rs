@@ -126,6 +126,7 @@ struct Where<'a>(&'a Rec);
 impl fmt::Display for Where<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0.sym {
+            Some(s) if self.0.unverified => write!(f, "?{s}"),
             Some(s) => s.fmt(f),
             None if self.0.pc() == 0 => f.write_str("-"),
             None => write!(f, "{:#x}", self.0.pc()),
@@ -578,6 +579,7 @@ struct JRec<'a> {
     symbol: Option<&'a str>,
     offset: Option<u64>,
     module: Option<&'a str>,
+    unverified: bool,
     flags: Flags,
     point: Option<&'a str>,
     location: Option<&'a str>,
@@ -604,6 +606,7 @@ impl<'a> JRec<'a> {
             symbol: r.sym.as_ref().map(|s| &*s.name),
             offset: r.sym.as_ref().map(|s| s.offset),
             module: r.sym.as_ref().and_then(|s| s.module.as_deref()),
+            unverified: r.unverified,
             flags: Flags(r.flags()),
             point: d.point(r).map(|p| p.name.as_str()),
             location: dbg.and_then(|x| x.location.as_deref()),

@@ -1,6 +1,7 @@
 //! Symbol tables (`/proc/kallsyms`, `System.map`, or a vmlinux symtab) and
 //! `pc -> symbol+0xoff` resolution with the KASLR slide undone.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -108,6 +109,8 @@ pub enum SymbolError {
     ZeroAddresses,
     /// The header's reference symbol is not in the file.
     MissingRef(String),
+    /// The file does not describe the kernel that wrote the trail.
+    Mismatch(String),
 }
 
 impl fmt::Display for SymbolError {
@@ -122,6 +125,11 @@ impl fmt::Display for SymbolError {
                 f,
                 "reference symbol `{name}` from the trail header is not in the symbol file, \
                  so the KASLR slide cannot be computed"
+            ),
+            Self::Mismatch(why) => write!(
+                f,
+                "does not belong to this trail: {why} (--force-symbols decodes anyway, \
+                 every name from it marked `?`)"
             ),
         }
     }
@@ -144,6 +152,9 @@ pub struct SymbolTable {
     pub source: Source,
     kernel: Sorted,
     modules: Sorted,
+    /// vmlinux symbol name -> its addresses and ranks (aliases at one
+    /// address included).
+    names: HashMap<Arc<str>, Vec<(u64, u8)>>,
 }
 
 /// Entries sorted by address, one per address, with the addresses alone in
@@ -275,11 +286,27 @@ impl SymbolTable {
     }
 
     fn from_entries(source: Source, kernel: Vec<Entry>, modules: Vec<Entry>) -> Self {
+        let mut names: HashMap<Arc<str>, Vec<(u64, u8)>> = HashMap::new();
+        for e in &kernel {
+            names
+                .entry(e.name.clone())
+                .or_default()
+                .push((e.addr, e.rank));
+        }
         Self {
             source,
             kernel: Sorted::new(kernel),
             modules: Sorted::new(modules),
+            names,
         }
+    }
+
+    /// Every address of vmlinux text symbol `name`.
+    pub fn addresses_of(&self, name: &str) -> impl Iterator<Item = u64> + '_ {
+        self.names
+            .get(name)
+            .into_iter()
+            .flat_map(|v| v.iter().map(|&(a, _)| a))
     }
 
     /// A table from `(address, name, global)` function symbols (a vmlinux
@@ -316,13 +343,10 @@ impl SymbolTable {
     /// Address of vmlinux text symbol `name` (a global one if there are
     /// several).
     pub fn address_of(&self, name: &str) -> Option<u64> {
-        let mut found = None;
-        for e in self.kernel.entries.iter().filter(|e| &*e.name == name) {
-            if found.is_none_or(|(_, rank)| e.rank < rank) {
-                found = Some((e.addr, e.rank));
-            }
-        }
-        found.map(|(addr, _)| addr)
+        let v = self.names.get(name)?;
+        v.iter()
+            .min_by_key(|&&(a, rank)| (rank, a))
+            .map(|&(a, _)| a)
     }
 
     /// A resolver for a trail whose reference symbol `ref_name` was at

@@ -229,12 +229,18 @@ fn vmlinux_gives_lines_and_instructions() {
         return;
     };
     let exe = std::env::current_exe().expect("test binary path");
-    let anchor = hangtrail_test_anchor as *const () as usize as u64;
-    let target = hangtrail_test_target as *const () as usize as u64;
     assert_eq!(
         hangtrail_test_target(hangtrail_test_anchor()),
         7u64.wrapping_mul(3).rotate_left(5)
     );
+    // The PIE is loaded at a page-aligned base; a kernel's KASLR slide is a
+    // multiple of 2 MiB (64 KiB on arm64), which the decoder checks. So the
+    // trail says the functions ran at their link addresses + 1 GiB.
+    let elf = hangtrail::debuginfo::DebugInfo::open(&exe).expect("opens itself");
+    let slide = 1u64 << 30;
+    let link = |n: &str| elf.symbols.address_of(n).expect("own symbol");
+    let anchor = link("hangtrail_test_anchor") + slide;
+    let target = link("hangtrail_test_target") + slide;
 
     let mut b = TrailBuilder::new(arch, 1, 16);
     b.reference("hangtrail_test_anchor", anchor);
@@ -288,4 +294,59 @@ fn vmlinux_gives_lines_and_instructions() {
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains("no_such_symbol_anywhere"));
+}
+
+/// An arm64 kallsyms against an x86_64 trail: the slide computed from
+/// `panic` is garbage and the points are not where the file says. An error
+/// naming the file, unless forced; forced, every name from it is marked.
+#[test]
+fn symbols_from_another_kernel_are_refused() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let trail = fx.join("guest-stale-cpu-x86_64/trail.bin");
+    let wrong = fx.join("guest-stale-cpu-arm64/kallsyms");
+    let (t, k) = (
+        trail.to_str().expect("utf-8"),
+        wrong.to_str().expect("utf-8"),
+    );
+    let o = hangtrail(&["decode", "--kallsyms", k, t]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!(
+            "hangtrail: error: {k}: does not belong to this trail"
+        )),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+
+    let o = hangtrail(&["decode", "--json", "--force-symbols", "--kallsyms", k, t]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(v["warnings"][0]
+        .as_str()
+        .is_some_and(|w| w.contains("does not belong to this trail")));
+    let from_file: Vec<&serde_json::Value> = v["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter(|r| r["symbol"].is_string())
+        .collect();
+    assert!(!from_file.is_empty());
+    assert!(
+        from_file.iter().all(|r| r["unverified"] == true),
+        "every name from the file is marked"
+    );
+    // Point names come from the trail: still trusted.
+    let probe = &v["records"].as_array().expect("records")[1];
+    assert_eq!(
+        (&probe["symbol"], &probe["unverified"]),
+        (&"panic".into(), &false.into())
+    );
+    let o = hangtrail(&["decode", "--force-symbols", "--kallsyms", k, t]);
+    assert!(stdout(&o).contains("?"), "text marks the names");
+
+    // The right kallsyms passes the check.
+    let right = fx.join("guest-stale-cpu-x86_64/kallsyms");
+    let o = hangtrail(&["decode", "--kallsyms", right.to_str().expect("utf-8"), t]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

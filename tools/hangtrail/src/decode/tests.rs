@@ -68,7 +68,7 @@ fn dec_with(img: &[u8], t: &SymbolTable) -> Decoded {
         img,
         &Options {
             symbols: Some(t),
-            debug: None,
+            ..Options::default()
         },
     )
     .expect("decodes")
@@ -442,7 +442,7 @@ fn missing_reference_symbol_is_an_error() {
         &b.build(),
         &Options {
             symbols: Some(&t),
-            debug: None,
+            ..Options::default()
         },
     )
     .err();
@@ -450,6 +450,48 @@ fn missing_reference_symbol_is_an_error() {
         e,
         Some(Error::Symbols(SymbolError::MissingRef("panic".into())))
     );
+}
+
+#[test]
+fn symbols_are_checked_against_the_points_and_the_slide() {
+    let t = map();
+    let opts = |force| Options {
+        symbols: Some(&t),
+        force_symbols: force,
+        ..Options::default()
+    };
+    // Good: the points sit at their symbols under a 2 MiB-aligned slide.
+    let mut b = builder(1);
+    let ck = point(&mut b, "__crash_kexec", Role::CrashKexec);
+    b.probe(0, ck, 0, REC_CRASH_PHASE);
+    assert!(decode(&b.build(), &opts(false)).is_ok());
+    // A point that is not where the file says.
+    let mut b = builder(1);
+    b.point(
+        "machine_kexec",
+        Role::MachineKexec,
+        at("machine_kexec", 0x100),
+    );
+    let e = decode(&b.build(), &opts(false)).err();
+    assert!(
+        matches!(&e, Some(Error::Symbols(SymbolError::Mismatch(w))) if w.contains("machine_kexec")),
+        "{e:?}"
+    );
+    // A slide that KASLR cannot produce (4 KiB aligned) with every point
+    // consistent with it: still refused.
+    let mut b = builder(1);
+    b.reference("panic", at("panic", 0) + 0x1000);
+    let e = decode(&b.build(), &opts(false)).err();
+    assert!(
+        matches!(&e, Some(Error::Symbols(SymbolError::Mismatch(w))) if w.contains("not a multiple")),
+        "{e:?}"
+    );
+    // Forced: decoded, with a warning and every file name marked.
+    b.sample(0, at("do_idle", 0x1000 + 4), 0, REC_IDLE);
+    let d = decode(&b.build(), &opts(true)).expect("forced");
+    assert!(d.warnings.iter().any(|w| w.contains("--force-symbols")));
+    assert!(d.samples[0].unverified);
+    assert_eq!(d.samples[0].location(), "?do_idle+0x4");
 }
 
 #[test]

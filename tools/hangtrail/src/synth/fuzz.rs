@@ -269,9 +269,12 @@ impl Fuzzer {
 /// not a trail; `Err` says what broke.
 pub fn check(input: &[u8], table: Option<&SymbolTable>) -> Result<Option<u64>, String> {
     let r = catch_unwind(AssertUnwindSafe(|| {
+        // Forced: a table from another scenario still symbolizes (marked
+        // unverified), so the renderers see names on mismatched input too.
         let opts = Options {
             symbols: table,
             debug: None,
+            force_symbols: true,
         };
         match decode(input, &opts) {
             Ok(d) => invariants(input, &d).map(|()| Some(d.counts.valid)),
