@@ -443,7 +443,7 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
         let mut n = 0;
         for i in 0..(h.samples_per_cpu as usize).min(SAMPLES_PER_CPU) {
             match t.sample_slot(cpu as u32, i as u32) {
-                Slot::Valid(r) if r.kind == Kind::Sample as u8 => {
+                Slot::Valid(r) => {
                     buf[n] = r;
                     n += 1;
                 }
@@ -714,6 +714,8 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         }
     }
     if let Some(ci) = crash {
+        // The crash CPU does the stopping: never one that failed to stop.
+        cpus[ci].stale = false;
         v.later_panic = cpus
             .iter()
             .enumerate()

@@ -157,6 +157,16 @@ fn brief(r: &Rec) -> String {
     format!("{} (seq {}, {})", r.location(), r.seq(), r.kind.name())
 }
 
+/// Records grouped by CPU (in CPU order), each group in the given order:
+/// one sort, not a pass over every record per CPU.
+fn by_cpu<'a>(recs: impl Iterator<Item = &'a Rec>) -> Vec<Vec<&'a Rec>> {
+    let mut v: Vec<&Rec> = recs.collect();
+    v.sort_by_key(|r| r.cpu());
+    v.chunk_by(|a, b| a.cpu() == b.cpu())
+        .map(<[&Rec]>::to_vec)
+        .collect()
+}
+
 /// `where (seq N, A s before the end)`.
 fn aged(d: &Decoded, r: &Rec) -> String {
     let end = d.verdict.core.facts.end_ns;
@@ -322,20 +332,13 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
 
     writeln!(out)?;
     writeln!(out, "timeline (seconds since trail start):")?;
-    let mut cpus: Vec<u32> = d.records.iter().map(Rec::cpu).collect();
-    cpus.sort_unstable();
-    cpus.dedup();
-    if cpus.is_empty() {
+    let groups = by_cpu(d.records.iter().filter(|r| r.kind != Kind::Name));
+    if groups.is_empty() {
         writeln!(out, "  (no breadcrumbs)")?;
     }
-    for cpu in cpus {
-        writeln!(out, "CPU {cpu}:")?;
+    for recs in groups {
+        writeln!(out, "CPU {}:", recs[0].cpu())?;
         writeln!(out, "{:>9}  {:>12}  {:<14}  where", "seq", "time", "kind")?;
-        let recs: Vec<&Rec> = d
-            .records
-            .iter()
-            .filter(|r| r.cpu() == cpu && r.kind != Kind::Name)
-            .collect();
         // A run of probe hits at one place (text patching, module loads
         // through the cache routines) shows as first, count, last.
         let mut i = 0;
@@ -394,14 +397,17 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
 
     writeln!(out)?;
     writeln!(out, "samples (newest last):")?;
-    let mut scpus: Vec<u32> = d.samples.iter().map(Rec::cpu).collect();
-    scpus.sort_unstable();
-    scpus.dedup();
-    if scpus.is_empty() {
+    let groups = by_cpu(d.samples.iter());
+    if groups.is_empty() {
         writeln!(out, "  (no samples)")?;
     }
-    for cpu in scpus {
-        let stuck = d.stuck.iter().find(|s| s.cpu == cpu);
+    for recs in groups {
+        let cpu = recs[0].cpu();
+        let stuck = d
+            .stuck
+            .binary_search_by_key(&cpu, |s| s.cpu)
+            .ok()
+            .map(|i| &d.stuck[i]);
         match stuck {
             Some(s) => writeln!(
                 out,
@@ -418,7 +424,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
             )?,
             None => writeln!(out, "CPU {cpu}:")?,
         }
-        for r in d.samples.iter().filter(|r| r.cpu() == cpu) {
+        for r in recs {
             writeln!(
                 out,
                 "{:>9}  {:>12}  pid {:<7}  {}{}{}",

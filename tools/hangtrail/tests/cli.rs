@@ -350,3 +350,41 @@ fn symbols_from_another_kernel_are_refused() {
     let o = hangtrail(&["decode", "--kallsyms", right.to_str().expect("utf-8"), t]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// `decode -` reads standard input; no more than the header's region size
+/// is read, whatever follows.
+#[test]
+fn stdin_and_bounded_input() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let s = scenarios::handoff();
+    let mut input = s.trail.clone();
+    input.extend(std::iter::repeat_n(0xa5u8, 1 << 20)); // junk after the region
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hangtrail"))
+        .args(["decode", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || {
+        // The decoder may stop reading early: a broken pipe is fine.
+        let _ = stdin.write_all(&input);
+    });
+    let o = child.wait_with_output().expect("waits");
+    feeder.join().expect("feeder");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["header"]["input_len"], s.trail.len());
+    assert_eq!(v["schema"], 2);
+    assert_eq!(v["verdict"]["state"], "handoff");
+
+    let dir = scratch("bounded");
+    let mut big = s.trail.clone();
+    big.extend(std::iter::repeat_n(0u8, 4096));
+    let f = write(&dir, "big.bin", &big);
+    let o = hangtrail(&["decode", "--json", f.to_str().expect("utf-8")]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["header"]["input_len"], s.trail.len());
+}

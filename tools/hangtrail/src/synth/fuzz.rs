@@ -9,7 +9,7 @@
 //! JSON, and checked against the invariants in [`check`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{fix_header_csum, fix_record_csum, scenarios, Rng};
 use crate::decode::{decode, Area, Decoded, Options};
@@ -86,6 +86,11 @@ pub struct Fuzzer {
     pub decoded: u64,
     /// Valid records seen in decoded inputs.
     pub records: u64,
+    /// An input that takes longer than this to decode and render fails
+    /// (default 1 s).
+    pub max_input_time: Duration,
+    /// The slowest input so far.
+    pub slowest: Duration,
 }
 
 impl Fuzzer {
@@ -106,6 +111,8 @@ impl Fuzzer {
             tables,
             decoded: 0,
             records: 0,
+            max_input_time: Duration::from_secs(1),
+            slowest: Duration::ZERO,
         }
     }
 
@@ -245,7 +252,25 @@ impl Fuzzer {
                 0 => None,
                 t => self.tables.get(t - 1),
             };
-            match check(&input, table) {
+            let t0 = Instant::now();
+            let r = check(&input, table);
+            let mut took = t0.elapsed();
+            if took > self.max_input_time && r.is_ok() {
+                // Once more: a shared machine can stall any process for a
+                // moment; a slow input is slow every time.
+                let t1 = Instant::now();
+                let _ = check(&input, table);
+                took = took.min(t1.elapsed());
+            }
+            self.slowest = self.slowest.max(took);
+            let r = match r {
+                Ok(_) if took > self.max_input_time => Err(format!(
+                    "took {took:?} to decode and render, twice (limit {:?})",
+                    self.max_input_time
+                )),
+                r => r,
+            };
+            match r {
                 Ok(Some(n)) => {
                     self.decoded += 1;
                     self.records += n;
