@@ -40,6 +40,9 @@ pub struct DebugLine {
     pub location: Option<String>,
     /// Disassembled instruction at the pc.
     pub insn: Option<String>,
+    /// The inline chain there, innermost first (`addr2line -i`):
+    /// `(function, file:line)`; empty when nothing is inlined.
+    pub inlined: Vec<(Option<String>, Option<String>)>,
 }
 
 /// A valid record with what the decoder made of it.
@@ -603,9 +606,28 @@ fn symbolize(
             });
             continue;
         }
-        r.sym = resolver.and_then(|res| res.lookup(pc));
+        r.sym = resolver.and_then(|res| lookup_pc(res, r));
         r.unverified = unverified && r.sym.is_some();
     }
+}
+
+/// Where a caller frame's return address points is the instruction after
+/// the call, maybe already the next function: frames are looked up at
+/// `pc - 1` (like `addr2line` on a backtrace), their offset still `pc`'s.
+fn lookup_addr(r: &Rec) -> u64 {
+    if r.kind == Kind::Frame {
+        r.pc().wrapping_sub(1)
+    } else {
+        r.pc()
+    }
+}
+
+fn lookup_pc(res: &Resolver<'_>, r: &Rec) -> Option<Sym> {
+    let mut s = res.lookup(lookup_addr(r))?;
+    if r.kind == Kind::Frame {
+        s.offset += 1;
+    }
+    Some(s)
 }
 
 /// Sorts by (seq, cpu, slot). A stable sort, because it finds the runs
@@ -717,14 +739,18 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
             if r.pc() == 0 || !in_vmlinux || matches!(r.kind, Kind::Name | Kind::Start) {
                 continue;
             }
-            let pc = r.pc();
+            let pc = lookup_addr(r);
+            let is_frame = r.kind == Kind::Frame;
             r.debug = memo
                 .entry(pc)
                 .or_insert_with(|| {
                     let addr = pc.wrapping_sub(slide);
+                    // A frame's instruction is the one it returns to.
+                    let insn_at = if is_frame { addr.wrapping_add(1) } else { addr };
                     let line = DebugLine {
                         location: dbg.location(addr),
-                        insn: arch.and_then(|a| dbg.instruction(a, addr)),
+                        insn: arch.and_then(|a| dbg.instruction(a, insn_at)),
+                        inlined: dbg.inline_frames(addr),
                     };
                     (line != DebugLine::default()).then(|| Arc::new(line))
                 })

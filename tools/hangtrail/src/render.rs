@@ -148,6 +148,19 @@ impl fmt::Display for DebugSuffix<'_> {
         if let Some(i) = &d.insn {
             write!(f, "  | {i}")?;
         }
+        // addr2line -i: the inlined function and each caller it sits in.
+        for (n, (func, loc)) in d.inlined.iter().enumerate() {
+            let sep = if n == 0 { "  [inlined: " } else { " <- " };
+            write!(
+                f,
+                "{sep}{} at {}",
+                func.as_deref().unwrap_or("??"),
+                loc.as_deref().unwrap_or("??")
+            )?;
+        }
+        if !d.inlined.is_empty() {
+            f.write_str("]")?;
+        }
         Ok(())
     }
 }
@@ -590,6 +603,13 @@ struct JRec<'a> {
     point: Option<&'a str>,
     location: Option<&'a str>,
     insn: Option<&'a str>,
+    inlined: Vec<JInline<'a>>,
+}
+
+#[derive(Serialize)]
+struct JInline<'a> {
+    function: Option<&'a str>,
+    location: Option<&'a str>,
 }
 
 impl<'a> JRec<'a> {
@@ -617,6 +637,15 @@ impl<'a> JRec<'a> {
             point: d.point(r).map(|p| p.name.as_str()),
             location: dbg.and_then(|x| x.location.as_deref()),
             insn: dbg.and_then(|x| x.insn.as_deref()),
+            inlined: dbg.map_or_else(Vec::new, |x| {
+                x.inlined
+                    .iter()
+                    .map(|(f, l)| JInline {
+                        function: f.as_deref(),
+                        location: l.as_deref(),
+                    })
+                    .collect()
+            }),
         }
     }
 }

@@ -142,6 +142,8 @@ struct Entry {
     module: Option<Arc<str>>,
     /// Lower wins among symbols at the same address: T, t, W, w.
     rank: u8,
+    /// Bytes (ELF `st_size`; 0 = unknown, as in kallsyms/System.map).
+    size: u64,
 }
 
 /// Text symbols, split into vmlinux and module symbols, each sorted by
@@ -221,7 +223,12 @@ impl Sorted {
             lo + self.addrs[lo..hi].partition_point(|&a| a <= addr)
         };
         let e = self.entries.get(i.checked_sub(1)?)?;
-        (addr - e.addr <= MAX_SYMBOL_SPAN).then_some(e)
+        let span = if e.size > 0 {
+            e.size - 1
+        } else {
+            MAX_SYMBOL_SPAN
+        };
+        (addr - e.addr <= span).then_some(e)
     }
 }
 
@@ -269,6 +276,7 @@ impl SymbolTable {
                 name: name.into(),
                 module: module.clone(),
                 rank,
+                size: 0,
             };
             if module.is_some() {
                 modules.push(e);
@@ -309,17 +317,19 @@ impl SymbolTable {
             .flat_map(|v| v.iter().map(|&(a, _)| a))
     }
 
-    /// A table from `(address, name, global)` function symbols (a vmlinux
-    /// symtab).
-    pub fn from_functions(syms: impl IntoIterator<Item = (u64, String, bool)>) -> Self {
+    /// A table from `(address, name, global, size)` text symbols (a vmlinux
+    /// symtab; size 0 = unknown). A pc past a sized symbol's end does not
+    /// resolve to it.
+    pub fn from_functions(syms: impl IntoIterator<Item = (u64, String, bool, u64)>) -> Self {
         let kernel = syms
             .into_iter()
-            .filter(|(addr, name, _)| *addr != 0 && !name.is_empty())
-            .map(|(addr, name, global)| Entry {
+            .filter(|(addr, name, _, _)| *addr != 0 && !name.is_empty())
+            .map(|(addr, name, global, size)| Entry {
                 addr,
                 name: name.into(),
                 module: None,
                 rank: if global { 0 } else { 1 },
+                size,
             })
             .collect();
         Self::from_entries(Source::Vmlinux, kernel, Vec::new())
@@ -574,6 +584,24 @@ ffffffffc0002000 d test_data\t[test_lockup]
             assert_eq!(r.lookup(0), None);
             assert!(r.lookup(u64::MAX).is_none());
         }
+    }
+
+    #[test]
+    fn sized_symbols_end_where_they_end() {
+        let t = SymbolTable::from_functions([
+            (0x1000, "sized".to_string(), true, 0x40),
+            (0x2000, "unsized_asm".to_string(), false, 0),
+        ]);
+        let r = t.resolver("", 0).expect("resolver");
+        assert_eq!(
+            r.lookup(0x103f).map(|s| s.to_string()).as_deref(),
+            Some("sized+0x3f")
+        );
+        assert_eq!(r.lookup(0x1040), None, "past its size: not in it");
+        assert_eq!(
+            r.lookup(0x2fff).map(|s| s.to_string()).as_deref(),
+            Some("unsized_asm+0xfff")
+        );
     }
 
     #[test]

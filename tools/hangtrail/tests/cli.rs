@@ -220,7 +220,14 @@ pub extern "C" fn hangtrail_test_anchor() -> u64 {
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn hangtrail_test_target(x: u64) -> u64 {
-    std::hint::black_box(x.wrapping_mul(3).rotate_left(5))
+    std::hint::black_box(x.wrapping_mul(3).rotate_left(5)) ^ hangtrail_test_inlined(x) ^ x
+}
+
+/// Inlined into `hangtrail_test_target`: its code there has an inline
+/// frame in the DWARF, as `addr2line -i` shows it.
+#[inline(always)]
+fn hangtrail_test_inlined(x: u64) -> u64 {
+    std::hint::black_box(std::hint::black_box(x) ^ 0x5a5a)
 }
 
 #[test]
@@ -231,7 +238,7 @@ fn vmlinux_gives_lines_and_instructions() {
     let exe = std::env::current_exe().expect("test binary path");
     assert_eq!(
         hangtrail_test_target(hangtrail_test_anchor()),
-        7u64.wrapping_mul(3).rotate_left(5)
+        7u64.wrapping_mul(3).rotate_left(5) ^ (7 ^ 0x5a5a) ^ 7
     );
     // The PIE is loaded at a page-aligned base; a kernel's KASLR slide is a
     // multiple of 2 MiB (64 KiB on arm64), which the decoder checks. So the
@@ -387,4 +394,69 @@ fn stdin_and_bounded_input() {
     let o = hangtrail(&["decode", "--json", f.to_str().expect("utf-8")]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(v["header"]["input_len"], s.trail.len());
+}
+
+/// `--vmlinux` names like `addr2line -i`: a pc inside inlined code shows
+/// the inlined function and the function it is inlined into; a caller
+/// frame (a return address) is looked up at pc - 1.
+#[test]
+fn vmlinux_shows_inline_frames_and_looks_up_frames_at_pc_minus_1() {
+    let Some(arch) = Arch::native() else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("test binary path");
+    let elf = hangtrail::debuginfo::DebugInfo::open(&exe).expect("opens itself");
+    let slide = 1u64 << 30;
+    let link = |n: &str| elf.symbols.address_of(n).expect("own symbol");
+    let start = link("hangtrail_test_target");
+    let inlined = (start..start + 512)
+        .find(|&a| {
+            elf.inline_frames(a).first().is_some_and(|(f, _)| {
+                f.as_deref()
+                    .is_some_and(|f| f.contains("hangtrail_test_inlined"))
+            })
+        })
+        .expect("an address inside the inlined helper");
+    let mut b = TrailBuilder::new(arch, 1, 16);
+    b.reference(
+        "hangtrail_test_anchor",
+        link("hangtrail_test_anchor") + slide,
+    );
+    b.record(0, Kind::Probe, inlined + slide, 0, 0, NO_POINT);
+    // A return address at the very start of a function: the call was the
+    // last instruction of whatever precedes it.
+    b.record(0, Kind::Frame, start + slide, 0, 0, NO_POINT);
+    let dir = scratch("inline");
+    let t = write(&dir, "t.bin", b.build());
+    let o = hangtrail(&[
+        "decode",
+        "--json",
+        "--vmlinux",
+        exe.to_str().expect("utf-8"),
+        t.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let r = &v["records"][0];
+    assert_eq!(r["symbol"], "hangtrail_test_target", "{r}");
+    let chain = r["inlined"].as_array().expect("inlined");
+    assert!(chain.len() >= 2, "{r}");
+    assert!(
+        chain[0]["function"]
+            .as_str()
+            .is_some_and(|f| f.contains("hangtrail_test_inlined")),
+        "{r}"
+    );
+    assert!(
+        chain[1]["function"]
+            .as_str()
+            .is_some_and(|f| f.contains("hangtrail_test_target")),
+        "{r}"
+    );
+    let f = &v["records"][1];
+    assert_eq!(f["kind"], "frame");
+    assert_ne!(
+        f["symbol"], "hangtrail_test_target",
+        "looked up at pc - 1: {f}"
+    );
 }

@@ -495,6 +495,23 @@ fn symbols_are_checked_against_the_points_and_the_slide() {
 }
 
 #[test]
+fn frames_are_looked_up_at_pc_minus_1() {
+    let t = map();
+    let mut b = builder(1);
+    // A return address at the first byte of do_idle: the call it returns
+    // from was the last instruction of the function before it.
+    let f = b.record(0, Kind::Frame, at("do_idle", 0), 0, 0, NO_POINT);
+    let s = b.record(0, Kind::Probe, at("do_idle", 0), 0, 0, NO_POINT);
+    let d = dec_with(&b.build(), &t);
+    assert_eq!(sym(&d, f), "atomic_notifier_call_chain+0x400");
+    assert_eq!(
+        sym(&d, s),
+        "do_idle+0x0",
+        "other pcs are looked up as they are"
+    );
+}
+
+#[test]
 fn empty_reference_name_warns_and_assumes_no_slide() {
     let t = map();
     let mut b = builder(1);
