@@ -23,7 +23,7 @@ use core::fmt::{self, Write};
 
 use crate::format::{
     cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED,
-    HDR_POST_NOTIFIERS, KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT, NO_POINT, PAYLOAD_LEN,
+    HDR_POST_NOTIFIERS, KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT, MAX_POINTS, NO_POINT, PAYLOAD_LEN,
     REC_CRASH_PHASE, REC_IDLE, REC_LOAD_PHASE, REC_STOPPED, REC_USER, SAMPLES_PER_CPU,
 };
 
@@ -458,6 +458,7 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
         samples_done(c, &mut buf[..n], &mut f);
     }
     if !cut {
+        let roles = point_roles(t);
         'rings: for cpu in 0..nr {
             for i in 0..h.ring_records {
                 let r = match t.ring_slot(cpu as u32, i) {
@@ -467,7 +468,7 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
                 };
                 f.valid += 1;
                 f.end_ns = f.end_ns.max(r.ts_ns);
-                ring_record(t, cpus, nr, cpu, &r, v2, &mut f);
+                ring_record(&roles, cpus, nr, cpu, &r, v2, &mut f);
             }
         }
     }
@@ -562,8 +563,25 @@ fn samples_done(c: &mut CpuState, s: &mut [Record], f: &mut Facts) {
     }
 }
 
+/// The role byte of every point (0xff: none), read once: a point entry is
+/// 256 bytes, too much to copy per record.
+fn point_roles(t: &Trail<'_>) -> [u8; MAX_POINTS] {
+    let mut roles = [0xff; MAX_POINTS];
+    for (i, p) in t.points().enumerate().take(MAX_POINTS) {
+        roles[i] = p.role;
+    }
+    roles
+}
+
+fn role_in(roles: &[u8; MAX_POINTS], r: &Record) -> Option<Role> {
+    if r.kind == Kind::Name as u8 {
+        return None;
+    }
+    Role::from_u8(*roles.get(r.point as usize)?)
+}
+
 fn ring_record(
-    t: &Trail<'_>,
+    roles: &[u8; MAX_POINTS],
     cpus: &mut [CpuState],
     nr: usize,
     cpu: usize,
@@ -572,7 +590,7 @@ fn ring_record(
     f: &mut Facts,
 ) {
     let kind = Kind::from_u8(r.kind);
-    let role = role_of(t, r);
+    let role = role_in(roles, r);
     let stopped = r.flags & REC_STOPPED != 0;
     // Records about another CPU.
     match kind {

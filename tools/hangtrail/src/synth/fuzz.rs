@@ -423,6 +423,16 @@ fn invariants(input: &[u8], d: &Decoded) -> Result<(), String> {
     ensure((d.verdict.state == State::Empty) == empty, || {
         "empty verdict".into()
     })?;
+    ensure(d.verdict.cpu.is_none_or(|c| c < h.nr_cpus), || {
+        "verdict CPU out of range".into()
+    })?;
+    ensure(
+        !d.verdict.summary.is_empty() && d.verdict.line.starts_with("verdict: "),
+        || "no summary line".into(),
+    )?;
+    ensure(d.cpus.windows(2).all(|w| w[0].cpu < w[1].cpu), || {
+        "per-CPU views out of order".into()
+    })?;
     if let Some(l) = &d.verdict.last {
         let known = d
             .records
