@@ -152,6 +152,9 @@ pub struct CpuState {
     /// Where it was stopped: its `StopContext` (pc, sp, lr), else the
     /// record its stop handler wrote.
     pub stop: Record,
+    /// A CPU on the crash path: the `StopContext` it wrote for itself (the
+    /// crash CPU's saved context), not flagged stopped.
+    pub own_context: Record,
     /// Named by a stop map / still-online record: online after the CPU stop
     /// and not seen stopped by the crash CPU.
     pub still_online: bool,
@@ -199,6 +202,7 @@ impl CpuState {
         kexec_image: EMPTY_RECORD,
         reboot: EMPTY_RECORD,
         stop: EMPTY_RECORD,
+        own_context: EMPTY_RECORD,
         still_online: false,
         stale: false,
         hard_lockup: EMPTY_RECORD,
@@ -490,6 +494,14 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
             } else if !has(&c.stop) {
                 c.stop = c.save;
             }
+        }
+        // A CPU on the crash path that was not stopped: a stop context it
+        // wrote is its own saved context (the crash CPU's), not a stop.
+        if c.entered() && has(&c.stop) && c.stop.flags & REC_STOPPED == 0 {
+            if c.stop.kind == Kind::StopContext as u8 {
+                c.own_context = c.stop;
+            }
+            c.stop = EMPTY_RECORD;
         }
         c.stale = c.still_online && !c.stopped();
     }

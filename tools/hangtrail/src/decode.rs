@@ -284,12 +284,6 @@ impl Decoded {
         self.point(r)?.role
     }
 
-    /// Whether `r` is part of the crash path: written after panic entry, or
-    /// at a point on the kdump path.
-    pub fn is_crash_path(&self, r: &Rec) -> bool {
-        r.has(REC_CRASH_PHASE) || self.role(r).and_then(Role::crash_path_rank).is_some()
-    }
-
     /// Header reference symbol name.
     pub fn ref_name(&self) -> String {
         printable(cstr(&self.header.ref_name))

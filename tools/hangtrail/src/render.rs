@@ -223,6 +223,14 @@ fn cpu_line(d: &Decoded, c: &CpuView) -> String {
         };
         parts.push(format!("stopped at {}{ctx}", aged(d, r)));
     }
+    if let Some(r) = &c.context {
+        parts.push(format!(
+            "own context {} sp={:#x} lr={:#x}",
+            aged(d, r),
+            r.arg(),
+            lr(r)
+        ));
+    }
     if let Some(r) = &c.lockup {
         parts.push(format!("hard-lockup context {}", aged(d, r)));
     }
@@ -706,6 +714,7 @@ struct JCpu<'a> {
     entry: Option<JRec<'a>>,
     last: Option<JRec<'a>>,
     stop: Option<JRec<'a>>,
+    context: Option<JRec<'a>>,
     lockup: Option<JRec<'a>>,
     last_sample: Option<JRec<'a>>,
 }
@@ -887,6 +896,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
                     entry: rec(d, &c.entry),
                     last: rec(d, &c.last),
                     stop: rec(d, &c.stop),
+                    context: rec(d, &c.context),
                     lockup: rec(d, &c.lockup),
                     last_sample: rec(d, &c.last_sample),
                 }

@@ -71,6 +71,8 @@ pub struct CpuView {
     pub last: Option<Rec>,
     /// Where it was stopped.
     pub stop: Option<Rec>,
+    /// Its own saved context (a CPU on the crash path).
+    pub context: Option<Rec>,
     /// Its hard-lockup context.
     pub lockup: Option<Rec>,
     /// Its newest sample.
@@ -194,6 +196,7 @@ pub fn build(t: &Trail<'_>, d: &Decoded) -> (Verdict, Vec<CpuView>, Vec<StaleCpu
             entry: get(&c.entry),
             last: get(&c.last),
             stop: get(&c.stop),
+            context: get(&c.own_context),
             lockup: get(&c.lockup_ctx),
             last_sample: get(&c.last_sample),
         };

@@ -178,3 +178,29 @@ fn each_fixture_has_the_verdict_of_its_story() {
         );
     }
 }
+
+/// v2 stop evidence, per CPU: stop contexts of stopped CPUs, the crash
+/// CPU's own context (not a stop), a CPU whose stop handler went unrecorded
+/// (not seen stopped, maybe stopped), the post-notifiers order.
+#[test]
+fn v2_stop_evidence_per_cpu() {
+    let s = hangtrail::synth::scenarios::post_notifiers();
+    let d = decode(&s.trail, &Options::default()).expect("decodes");
+    let c = |i: u32| &d.cpus.iter().find(|c| c.cpu == i).expect("cpu").state;
+    assert!(
+        !c(0).stopped() && c(0).own_context.seq != 0,
+        "crash CPU: own context"
+    );
+    for i in [1, 2] {
+        assert!(c(i).stopped() && c(i).stop.kind == hangtrail::format::Kind::StopContext as u8);
+        assert!(!c(i).entered());
+    }
+    assert!(c(3).stale);
+    assert_eq!(d.stale_cpus.len(), 1);
+    assert!(d.stale_cpus[0].maybe_stopped);
+    assert_eq!(d.verdict.core.crash_loaded, Some(true));
+    assert_eq!(
+        d.verdict.next_expected.as_deref(),
+        Some("crash kernel handoff")
+    );
+}

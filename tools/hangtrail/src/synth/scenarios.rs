@@ -620,6 +620,14 @@ pub fn post_notifiers() -> Scenario {
     );
     b.stop_map(0, 0, 1 << 3, 1, 1, C);
     b.probe(0, save, 0, C);
+    b.context(
+        0,
+        Kind::StopContext,
+        k.at("crash_save_cpu", 0),
+        0xffff_8000_8400_3c00,
+        k.at("machine_crash_shutdown", 0x3c),
+        C,
+    );
     b.probe(0, mk, 0, C);
     b.record(
         0,
