@@ -841,7 +841,17 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         v.next = next_expected(t, &v.last, Step::None, false);
     };
     let l = f.last;
-    if has(&l) && l.flags & REC_LOAD_PHASE != 0 && f.post_load_return.seq < l.seq {
+    // The load never returned, and its CPU did not go back to idle or
+    // user mode well after it (a missed kretprobe leaves no return record).
+    let went_on = |c: &CpuState| {
+        let s = &c.last_sample;
+        s.ts_ns > l.ts_ns.saturating_add(limit) && s.flags & (REC_IDLE | REC_USER) != 0
+    };
+    if has(&l)
+        && l.flags & REC_LOAD_PHASE != 0
+        && f.post_load_return.seq < l.seq
+        && !cpus.get(l.cpu as usize).is_some_and(went_on)
+    {
         hung(&mut v, cpus, l.cpu as usize, Reason::KexecLoad);
         return v;
     }
