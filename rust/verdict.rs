@@ -478,11 +478,17 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
     }
     // Per CPU: what its crash_save_cpu meant, whether it is stale.
     for c in cpus[..nr].iter_mut() {
-        // `kexec -e`: machine_kexec after kernel_kexec (or with the default
-        // image) is a reboot, not the crash path.
-        let others = !(1 << Step::None as u16 | 1 << Step::MachineKexec as u16);
+        // machine_kexec as the only crash-path step, without this CPU's own
+        // crash flag (v2) or a panic notifier: `kexec -e` (after
+        // kernel_kexec, or with the default image; v1 cannot tell them
+        // apart otherwise), a reboot, not the crash path.
+        let mk = 1 << Step::MachineKexec as u16;
+        let only_kexec = c.steps & !(1 << Step::None as u16 | mk) == 0 && c.steps & mk != 0;
         let own_flag = v2 && c.entry.flags & REC_CRASH_PHASE != 0;
-        if has(&c.reboot) && c.steps & others == 0 && !own_flag && !has(&c.notifier) {
+        if only_kexec && !own_flag && !has(&c.notifier) && !has(&c.crash_loaded) {
+            if !has(&c.reboot) {
+                c.reboot = c.entry;
+            }
             c.entry = EMPTY_RECORD;
             c.furthest = Step::None;
             c.steps = 0;
@@ -1080,7 +1086,7 @@ pub fn reboot_kind(t: &Trail<'_>, r: &Record) -> &'static str {
         _ => match role_of(t, r) {
             Some(Role::EmergencyRestart) => "emergency restart",
             Some(Role::PowerOff) => "power-off",
-            Some(Role::KernelKexec) => "kexec -e",
+            Some(Role::KernelKexec | Role::MachineKexec) => "kexec -e",
             _ => "restart",
         },
     }

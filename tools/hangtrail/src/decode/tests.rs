@@ -981,6 +981,27 @@ fn crash_phase_flag_alone_starts_the_crash_path() {
 }
 
 #[test]
+fn machine_kexec_alone_is_a_kexec_reboot_not_the_crash_path() {
+    // No panic, no __crash_kexec, no crash flag of its own: `kexec -e`.
+    let mut p = crash_points(2);
+    p.b.probe(1, p.mk, 0, 0);
+    let d = dec(&p.b.build());
+    assert_eq!(
+        (d.verdict.state, d.verdict.core.crash_cpu),
+        (State::Rebooted, None)
+    );
+    assert_eq!(
+        verdict_line(&d),
+        "verdict: rebooted: kexec -e at machine_kexec+0x0 on CPU 1"
+    );
+    // With the CPU's own crash flag (v2) it is the crash path.
+    let mut p = crash_points(2);
+    p.b.probe(1, p.mk, 0, REC_CRASH_PHASE);
+    let d = dec(&p.b.build());
+    assert_eq!(d.verdict.state, State::Unconfirmed);
+}
+
+#[test]
 fn verdict_hung_from_stuck_samples_without_softlockup() {
     let t = map();
     let mut b = builder(2);
