@@ -253,7 +253,24 @@ fn cpu_line(d: &Decoded, c: &CpuView) -> String {
     if s.hard_lockup.seq != 0 {
         parts.push("hard lockup detected".into());
     }
+    if unreachable(d, c) {
+        parts.push(
+            "its pc is out of reach: no NMI gets to a CPU with interrupts masked here".into(),
+        );
+    }
     format!("  CPU {}: {}", c.cpu, parts.join("; "))
+}
+
+/// A v2 trail says no NMI reaches a CPU with interrupts masked (arm64
+/// without pseudo-NMI), and this CPU needed one: it failed to stop or hard
+/// locked up, and no context of it was recorded.
+fn unreachable(d: &Decoded, c: &CpuView) -> bool {
+    let s = &c.state;
+    d.header.version >= 2
+        && d.header.flags & HDR_NMI_REACHES_IRQS_OFF == 0
+        && (s.stale || s.hard_lockup.seq != 0)
+        && c.stop.is_none()
+        && c.lockup.is_none()
 }
 
 /// The `lr` in a context record's payload.
@@ -709,6 +726,7 @@ struct JCpu<'a> {
     stuck_pc_hi: u64,
     stuck_pc_hi_hex: Hex,
     hard_lockup: bool,
+    pc_unreachable: bool,
     records: u32,
     samples: u32,
     entry: Option<JRec<'a>>,
@@ -891,6 +909,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
                     stuck_pc_hi: s.stuck_pc_hi,
                     stuck_pc_hi_hex: Hex(s.stuck_pc_hi),
                     hard_lockup: s.hard_lockup.seq != 0,
+                    pc_unreachable: unreachable(d, c),
                     records: s.records,
                     samples: s.samples,
                     entry: rec(d, &c.entry),

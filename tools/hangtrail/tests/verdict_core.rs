@@ -204,3 +204,29 @@ fn v2_stop_evidence_per_cpu() {
         Some("crash kernel handoff")
     );
 }
+
+/// arm64 without pseudo-NMI (v2 header flag clear): the CPU that failed to
+/// stop has no context, and the trail says its pc is out of reach; with
+/// the flag set it would be a missing record instead.
+#[test]
+fn an_unreachable_pc_is_said_so() {
+    let s = hangtrail::synth::scenarios::stale_cpu();
+    let d = decode(&s.trail, &Options::default()).expect("decodes");
+    let mut text = Vec::new();
+    hangtrail::render::text(&d, "t", &mut text).expect("renders");
+    let text = String::from_utf8(text).expect("utf-8");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  CPU 3:") && l.contains("out of reach")),
+        "{text}"
+    );
+    let mut bytes = s.trail.clone();
+    bytes[48] |= hangtrail::format::HDR_NMI_REACHES_IRQS_OFF as u8;
+    hangtrail::synth::fix_header_csum(&mut bytes);
+    let d = decode(&bytes, &Options::default()).expect("decodes");
+    let mut text = Vec::new();
+    hangtrail::render::text(&d, "t", &mut text).expect("renders");
+    assert!(!String::from_utf8(text)
+        .expect("utf-8")
+        .contains("out of reach"));
+}
