@@ -27,6 +27,9 @@ mod probes;
 mod region;
 mod softlockup;
 mod stop;
+// Shared with the decoder (the one verdict implementation).
+#[allow(dead_code, unreachable_pub)]
+mod verdict;
 
 use format::{Header, HeaderArea, Kind, Role, Trail};
 use plan::{Spec, SpecError};
@@ -330,51 +333,20 @@ fn keep_copy(region: &Region, len: usize) -> Option<Previous> {
     }
 }
 
-/// The one dmesg line about the previous trail.
+/// The one dmesg line about the previous trail: the verdict of the shared
+/// core (the decoder prints the same line as `verdict.summary`).
 fn summarize(t: &Trail<'_>) {
-    let reached = t.header.flags & format::HDR_CRASH_KERNEL_REACHED != 0;
-    let outcome = if reached { "crash kernel reached" } else { "crash kernel not reached" };
-    let Some(last) = t.last_record(format::is_breadcrumb) else {
-        pr_info!("previous trail has no breadcrumbs ({})\n", outcome);
+    let Ok(mut cpus) =
+        KVVec::from_elem(verdict::CpuState::EMPTY, t.header.nr_cpus as usize, GFP_KERNEL)
+    else {
+        pr_warn!("previous boot stopped: (no memory for the verdict)\n");
         return;
     };
-    let mut name = [0u8; 96];
-    let n = describe(t, &last, &mut name);
-    let lockup = t.last_record(|r| r.kind == Kind::SoftLockup as u8);
-    let crashed = last.flags & format::REC_CRASH_PHASE != 0;
-    match lockup {
-        Some(l) => {
-            let mut at = [0u8; 96];
-            let m = describe(t, &l, &mut at);
-            pr_info!(
-                "previous boot stopped after {} on CPU {} (soft lockup on CPU {} at {}); {}\n",
-                show(&name[..n]), last.cpu, l.cpu, show(&at[..m]), if crashed { outcome } else { "no crash" }
-            );
-        }
-        None => pr_info!(
-            "previous boot stopped after {} on CPU {}; {}\n",
-            show(&name[..n]), last.cpu, if crashed { outcome } else { "no crash" }
-        ),
-    }
-}
-
-/// Names a record: its point, or the symbol text stored with it.
-fn describe(t: &Trail<'_>, r: &format::Record, out: &mut [u8]) -> usize {
-    let mut w = plan::Writer { buf: out, len: 0 };
-    if r.kind == Kind::SoftLockup as u8 || r.point == format::NO_POINT {
-        let n = t.name_text(r.seq, w.buf);
-        if n > 0 {
-            return n;
-        }
-        w.put(b"pc 0x");
-        w.hex(r.pc);
-    } else if let Some(p) = t.point(r.point as usize) {
-        w.put(format::cstr(&p.name));
-        if r.kind == Kind::Return as u8 {
-            w.put(b" (returned)");
-        }
-    }
-    w.len
+    let v = verdict::analyze(t, &mut cpus);
+    let mut line = verdict::LineBuf::new();
+    // A full buffer truncates; nothing else can fail.
+    let _ = verdict::summary(t, &v, &cpus, &verdict::TrailNamer(t), &mut line);
+    pr_info!("previous boot stopped: {}\n", show(line.as_bytes()));
 }
 
 fn new_header(phys: u64, size: usize, nr_cpus: u32, ring_records: u32) -> Header {

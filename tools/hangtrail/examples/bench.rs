@@ -137,7 +137,7 @@ fn main() {
             SymbolTable::parse(&String::from_utf8_lossy(&text), Source::SystemMap).expect("map");
         let opts = Options {
             symbols: Some(&t),
-            debug: None,
+            ..Options::default()
         };
         decode(&bytes, &opts).expect("decodes")
     };

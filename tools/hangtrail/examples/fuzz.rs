@@ -7,7 +7,9 @@
 //!
 //! The corpus is every file under CORPUS_DIR (default: every `trail.bin`
 //! under tests/fixtures), plus the synthetic scenarios. Exits 1 on a panic or
-//! a broken invariant, saving the input as `fuzz-failure-<seed>-<iter>.bin`.
+//! a broken invariant, or on an input that takes longer than `--max-ms`
+//! (default 1000) to decode and render, saving the input as
+//! `fuzz-failure-<seed>-<iter>.bin`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +29,9 @@ struct Args {
     /// Stop after this many inputs.
     #[arg(long, default_value_t = u64::MAX)]
     iterations: u64,
+    /// An input slower than this (decode + render, ms) is a failure.
+    #[arg(long, default_value_t = 1000)]
+    max_ms: u64,
     /// Corpus directory (files read recursively).
     corpus: Option<PathBuf>,
 }
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
     }
     let n_files = corpus.len();
     let mut f = Fuzzer::new(args.seed, corpus);
+    f.max_input_time = Duration::from_millis(args.max_ms);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.seconds);
     match f.run(args.iterations, Some(deadline)) {
@@ -70,10 +76,11 @@ fn main() -> ExitCode {
             let secs = start.elapsed().as_secs_f64();
             println!(
                 "fuzz: {n} iterations in {secs:.1} s ({:.0}/s), {n_files} corpus files + synthetic, \
-                 {} decoded, {} valid records checked, seed {}: no failures",
+                 {} decoded, {} valid records checked, slowest input {:.1} ms, seed {}: no failures",
                 n as f64 / secs,
                 f.decoded,
                 f.records,
+                f.slowest.as_secs_f64() * 1000.0,
                 args.seed
             );
             ExitCode::SUCCESS

@@ -54,10 +54,30 @@ impl DebugInfo {
                 });
             }
         }
+        // Functions, and untyped symbols in executable sections (assembly
+        // entry points such as `cpu_soft_restart`), like addr2line; not the
+        // arm64 mapping symbols (`$x`, `$d`) nor local labels.
+        let text_sections: Vec<_> = obj
+            .sections()
+            .filter(|s| s.kind() == SectionKind::Text)
+            .map(|s| s.index())
+            .collect();
         let funcs = obj
             .symbols()
-            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition())
-            .filter_map(|s| Some((s.address(), s.name().ok()?.to_string(), s.is_global())));
+            .filter(|s| match s.kind() {
+                SymbolKind::Text => s.is_definition(),
+                SymbolKind::Unknown => s
+                    .section_index()
+                    .is_some_and(|i| text_sections.contains(&i)),
+                _ => false,
+            })
+            .filter_map(|s| {
+                let name = s.name().ok()?;
+                if name.starts_with('$') || name.starts_with(".L") {
+                    return None;
+                }
+                Some((s.address(), name.to_string(), s.is_global(), s.size()))
+            });
         let symbols = SymbolTable::from_functions(funcs);
         if symbols.is_empty() {
             return Err("no function symbols (stripped vmlinux?)".into());
@@ -86,6 +106,40 @@ impl DebugInfo {
             Some(line) => format!("{file}:{line}"),
             None => file.to_string(),
         })
+    }
+
+    /// The inline chain at link-time address `addr`, innermost first, like
+    /// `addr2line -i`: `(function, file:line)` per frame. Empty unless
+    /// something is inlined there (fewer than two frames).
+    pub fn inline_frames(&self, addr: u64) -> Vec<(Option<String>, Option<String>)> {
+        let Some(l) = self.lines.as_ref() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Ok(mut it) = l.find_frames(addr) {
+            while let Ok(Some(f)) = it.next() {
+                let func = f
+                    .function
+                    .as_ref()
+                    .and_then(|n| n.demangle().ok())
+                    .map(|n| n.into_owned());
+                let loc = f.location.as_ref().and_then(|loc| {
+                    let file = loc.file?;
+                    Some(match loc.line {
+                        Some(line) => format!("{file}:{line}"),
+                        None => file.to_string(),
+                    })
+                });
+                out.push((func, loc));
+                if out.len() >= 64 {
+                    break;
+                }
+            }
+        }
+        if out.len() < 2 {
+            out.clear();
+        }
+        out
     }
 
     /// The bytes at link-time address `addr` (up to 16), if it is in an

@@ -12,7 +12,7 @@ use crate::format::{
     REC_IRQS_OFF, REC_LOAD_PHASE, REC_STOPPED, REC_USER,
 };
 use crate::symbols::{Resolver, Source, Sym, SymbolError, SymbolTable, MAX_SYMBOL_SPAN};
-use crate::verdict::{self, SoftLockup, StaleCpu, Stuck, Verdict};
+use crate::verdict::{self, CpuView, SoftLockup, StaleCpu, Stuck, Verdict};
 
 /// Which part of the region a slot is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct DebugLine {
     pub location: Option<String>,
     /// Disassembled instruction at the pc.
     pub insn: Option<String>,
+    /// The inline chain there, innermost first (`addr2line -i`):
+    /// `(function, file:line)`; empty when nothing is inlined.
+    pub inlined: Vec<(Option<String>, Option<String>)>,
 }
 
 /// A valid record with what the decoder made of it.
@@ -59,6 +62,9 @@ pub struct Rec {
     pub sym: Option<Sym>,
     /// `--vmlinux` facts about `pc`.
     pub debug: Option<Arc<DebugLine>>,
+    /// `sym` came from a symbol file that failed the check against the
+    /// trail (`--force-symbols`): shown with a `?`.
+    pub unverified: bool,
 }
 
 impl Rec {
@@ -94,9 +100,10 @@ impl Rec {
     pub fn is_busy_kernel(&self) -> bool {
         !self.has(REC_IDLE) && !self.has(REC_USER)
     }
-    /// `symbol+0xoff [module]`, or the raw pc.
+    /// `symbol+0xoff [module]` (`?symbol...` if unverified), or the raw pc.
     pub fn location(&self) -> String {
         match &self.sym {
+            Some(s) if self.unverified => format!("?{s}"),
             Some(s) => s.to_string(),
             None => format!("{:#x}", self.pc()),
         }
@@ -249,7 +256,9 @@ pub struct Decoded {
     pub slide: Option<u64>,
     /// The last soft lockup report.
     pub softlockup: Option<SoftLockup>,
-    /// CPUs still online after the CPU stop that never saved their state.
+    /// Every CPU the trail says something about, as reconstructed.
+    pub cpus: Vec<CpuView>,
+    /// CPUs still online after the CPU stop that were never seen stopped.
     pub stale_cpus: Vec<StaleCpu>,
     /// CPUs whose last samples sit in one function.
     pub stuck: Vec<Stuck>,
@@ -273,12 +282,6 @@ impl Decoded {
     /// The role of the point a record refers to.
     pub fn role(&self, r: &Rec) -> Option<Role> {
         self.point(r)?.role
-    }
-
-    /// Whether `r` is part of the crash path: written after panic entry, or
-    /// at a point on the kdump path.
-    pub fn is_crash_path(&self, r: &Rec) -> bool {
-        r.has(REC_CRASH_PHASE) || self.role(r).and_then(Role::crash_path_rank).is_some()
     }
 
     /// Header reference symbol name.
@@ -325,6 +328,64 @@ pub struct Options<'a> {
     pub symbols: Option<&'a SymbolTable>,
     /// `--vmlinux`.
     pub debug: Option<&'a DebugInfo>,
+    /// Use symbols that fail the check against the trail (names marked).
+    pub force_symbols: bool,
+}
+
+/// KASLR moves the kernel by multiples of this: x86_64
+/// `CONFIG_PHYSICAL_ALIGN` (2 MiB, the minimum on 64-bit); arm64 at least
+/// 64 KiB (`MIN_KIMG_ALIGN` for the random part, the EFI stub's 64 KiB
+/// placement for the physical part).
+pub fn kaslr_align(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => 2 << 20,
+        Arch::Arm64 => 64 << 10,
+    }
+}
+
+/// Checks a symbol table against the trail: the slide is a multiple of the
+/// arch's KASLR alignment, and every registered point whose symbol the
+/// table has sits at that symbol (+ its offset) under the slide. Returns
+/// what is wrong, if anything.
+pub fn check_symbols(
+    table: &SymbolTable,
+    slide: u64,
+    arch: Option<Arch>,
+    points: &[PointInfo],
+) -> Option<String> {
+    if let Some(a) = arch {
+        if !slide.is_multiple_of(kaslr_align(a)) {
+            return Some(format!(
+                "the KASLR slide {slide:#x} is not a multiple of {:#x}, as on {}",
+                kaslr_align(a),
+                a.name()
+            ));
+        }
+    }
+    for p in points.iter().filter(|p| p.registered() && p.addr != 0) {
+        let mut addrs = table.addresses_of(p.symbol()).peekable();
+        if addrs.peek().is_none() {
+            continue;
+        }
+        let want = p.addr.wrapping_sub(slide).wrapping_sub(u64::from(p.offset));
+        let mut seen = None;
+        for a in addrs {
+            if a == want {
+                seen = None;
+                break;
+            }
+            seen = Some(a);
+        }
+        if let Some(a) = seen {
+            return Some(format!(
+                "point `{}` ran at {:#x}, but the file puts `{}` at {a:#x} + slide {slide:#x}",
+                p.name,
+                p.addr,
+                p.symbol()
+            ));
+        }
+    }
+    None
 }
 
 fn classify(
@@ -383,6 +444,7 @@ fn classify(
                             point,
                             sym: None,
                             debug: None,
+                            unverified: false,
                         };
                         match area {
                             Area::Samples => samples.push(rec),
@@ -487,7 +549,12 @@ struct Learned {
 
 /// Names every record: its name chunks, else its probe point, else a
 /// function learned from other records' name chunks, else the symbol file.
-fn symbolize(recs: &mut [Rec], points: &[PointInfo], resolver: Option<&Resolver<'_>>) {
+fn symbolize(
+    recs: &mut [Rec],
+    points: &[PointInfo],
+    resolver: Option<&Resolver<'_>>,
+    unverified: bool,
+) {
     let mut chunks = collect_chunks(recs);
     let mut learned = Vec::new();
     if !chunks.is_empty() {
@@ -533,8 +600,28 @@ fn symbolize(recs: &mut [Rec], points: &[PointInfo], resolver: Option<&Resolver<
             });
             continue;
         }
-        r.sym = resolver.and_then(|res| res.lookup(pc));
+        r.sym = resolver.and_then(|res| lookup_pc(res, r));
+        r.unverified = unverified && r.sym.is_some();
     }
+}
+
+/// Where a caller frame's return address points is the instruction after
+/// the call, maybe already the next function: frames are looked up at
+/// `pc - 1` (like `addr2line` on a backtrace), their offset still `pc`'s.
+fn lookup_addr(r: &Rec) -> u64 {
+    if r.kind == Kind::Frame {
+        r.pc().wrapping_sub(1)
+    } else {
+        r.pc()
+    }
+}
+
+fn lookup_pc(res: &Resolver<'_>, r: &Rec) -> Option<Sym> {
+    let mut s = res.lookup(lookup_addr(r))?;
+    if r.kind == Kind::Frame {
+        s.offset += 1;
+    }
+    Some(s)
 }
 
 /// Sorts by (seq, cpu, slot). A stable sort, because it finds the runs
@@ -596,11 +683,29 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
     if table.is_some() && ref_name.is_empty() {
         warnings.push("trail header names no reference symbol: assuming no KASLR slide".into());
     }
+    let mut unverified = false;
+    if let (Some(t), Some(r)) = (table, resolver.as_ref()) {
+        if let Some(why) = check_symbols(t, r.slide, Arch::from_u32(header.arch), &points) {
+            if !opts.force_symbols {
+                let e = SymbolError::Mismatch(why);
+                return Err(if opts.symbols.is_some() {
+                    Error::Symbols(e)
+                } else {
+                    Error::Vmlinux(e)
+                });
+            }
+            warnings.push(format!(
+                "the symbol file does not belong to this trail ({why}): \
+                 decoded anyway (--force-symbols), names from it marked `?`"
+            ));
+            unverified = true;
+        }
+    }
     // Symbolize ring and samples together: chunks in the ring may name
     // functions that samples are in.
     let nr_ring = records.len();
     records.append(&mut samples);
-    symbolize(&mut records, &points, resolver.as_ref());
+    symbolize(&mut records, &points, resolver.as_ref(), unverified);
     samples = records.split_off(nr_ring);
 
     if let Some(dbg) = opts.debug {
@@ -628,14 +733,18 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
             if r.pc() == 0 || !in_vmlinux || matches!(r.kind, Kind::Name | Kind::Start) {
                 continue;
             }
-            let pc = r.pc();
+            let pc = lookup_addr(r);
+            let is_frame = r.kind == Kind::Frame;
             r.debug = memo
                 .entry(pc)
                 .or_insert_with(|| {
                     let addr = pc.wrapping_sub(slide);
+                    // A frame's instruction is the one it returns to.
+                    let insn_at = if is_frame { addr.wrapping_add(1) } else { addr };
                     let line = DebugLine {
                         location: dbg.location(addr),
-                        insn: arch.and_then(|a| dbg.instruction(a, addr)),
+                        insn: arch.and_then(|a| dbg.instruction(a, insn_at)),
+                        inlined: dbg.inline_frames(addr),
                     };
                     (line != DebugLine::default()).then(|| Arc::new(line))
                 })
@@ -654,15 +763,14 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
         symbol_source: table.map(|t| t.source),
         slide: resolver.map(|r| r.slide),
         softlockup: None,
+        cpus: Vec::new(),
         stale_cpus: Vec::new(),
         stuck: Vec::new(),
         verdict: Verdict::default(),
         warnings,
     };
     d.softlockup = verdict::softlockup(&d);
-    d.stuck = verdict::stuck_samples(&d);
-    d.stale_cpus = verdict::stale_cpus(&d);
-    d.verdict = verdict::verdict(&d);
+    (d.verdict, d.cpus, d.stale_cpus, d.stuck) = verdict::build(&trail, &d);
     Ok(d)
 }
 

@@ -11,6 +11,12 @@
 #[path = "../../../rust/format.rs"]
 pub mod format;
 
+// The verdict core shared with the module: the decoder's verdict is this
+// code's, plus names.
+#[rustfmt::skip]
+#[path = "../../../rust/verdict.rs"]
+pub mod verdict_core;
+
 pub mod debuginfo;
 pub mod decode;
 pub mod render;

@@ -2,7 +2,7 @@
 //! See Documentation/decoder.rst.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use hangtrail::debuginfo::DebugInfo;
 use hangtrail::decode::{decode, Error, Options};
+use hangtrail::format::{Trail, HEADER_SIZE};
 use hangtrail::render;
 use hangtrail::symbols::{Source, SymbolTable};
 
@@ -51,8 +52,13 @@ struct DecodeArgs {
     /// instruction at each pc.
     #[arg(long, value_name = "F")]
     vmlinux: Option<PathBuf>,
+    /// Use a symbol file (or vmlinux) even if it does not match the trail's
+    /// points or KASLR alignment; every name from it is marked `?`.
+    #[arg(long = "force-symbols")]
+    force_symbols: bool,
     /// Region bytes: a copy of /sys/kernel/debug/hangtrail/{previous,current}
-    /// or a dump of the reserved memory.
+    /// or a dump of the reserved memory; `-` reads standard input. No more
+    /// than the region size the header gives is read.
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
     /// Read SIZE bytes at physical ADDR from /dev/mem (hex with 0x or
@@ -96,12 +102,61 @@ fn parse_devmem(s: &str) -> Result<(u64, u64), String> {
     Ok((addr, size))
 }
 
-fn read_devmem(addr: u64, size: u64) -> io::Result<Vec<u8>> {
-    let mut f = File::open("/dev/mem")?;
-    f.seek(SeekFrom::Start(addr))?;
-    let mut buf = Vec::with_capacity(size as usize);
-    f.take(size).read_to_end(&mut buf)?;
+/// Bytes of the trail that `header` (the first bytes of an input) starts:
+/// its region size if the header checks out, else what was given.
+fn trail_len(header: &[u8], available: u64) -> u64 {
+    match Trail::parse(header) {
+        Ok(t) => t.header.region_size.min(available),
+        Err(_) => available.min(header.len() as u64),
+    }
+}
+
+/// Reads a trail: the header area, then up to the region size it gives.
+fn read_bounded(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.by_ref().take(HEADER_SIZE as u64).read_to_end(&mut buf)?;
+    let want = trail_len(&buf, u64::MAX);
+    if want > buf.len() as u64 {
+        r.take(want - buf.len() as u64).read_to_end(&mut buf)?;
+    }
     Ok(buf)
+}
+
+/// Copies `src[from..to]` into `out` with aligned volatile reads: the
+/// mapping may be device memory, where arm64 faults on unaligned loads.
+fn copy_mapped(src: &memmap2::Mmap, from: usize, to: usize, out: &mut Vec<u8>) {
+    let p = src.as_ptr();
+    let mut i = from;
+    while i < to {
+        // SAFETY: `i < to <= src.len()`: inside the mapping, which lives
+        // as long as `src`; the u64 read is only done 8-byte aligned and
+        // whole inside it.
+        unsafe {
+            if (p as usize + i).is_multiple_of(8) && i + 8 <= to {
+                let w = std::ptr::read_volatile(p.add(i).cast::<u64>());
+                out.extend_from_slice(&w.to_ne_bytes());
+                i += 8;
+            } else {
+                out.push(std::ptr::read_volatile(p.add(i)));
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Maps `size` bytes of physical memory at `addr` from /dev/mem (`read()`
+/// of /dev/mem outside System RAM fails on arm64) and copies the trail out.
+fn read_devmem(addr: u64, size: u64) -> io::Result<Vec<u8>> {
+    let f = File::open("/dev/mem")?;
+    let len = usize::try_from(size).map_err(io::Error::other)?;
+    // SAFETY: a read-only shared mapping of /dev/mem; nothing in this
+    // process writes it, and it is only read through `copy_mapped`.
+    let map = unsafe { memmap2::MmapOptions::new().offset(addr).len(len).map(&f)? };
+    let mut out = Vec::new();
+    copy_mapped(&map, 0, len.min(HEADER_SIZE), &mut out);
+    let want = trail_len(&out, size) as usize;
+    copy_mapped(&map, out.len(), want.max(out.len()), &mut out);
+    Ok(out)
 }
 
 fn fail(what: &Path, msg: impl std::fmt::Display, code: u8) -> ExitCode {
@@ -111,7 +166,14 @@ fn fail(what: &Path, msg: impl std::fmt::Display, code: u8) -> ExitCode {
 
 fn run(a: DecodeArgs) -> ExitCode {
     let (source, bytes) = match (&a.file, a.devmem) {
-        (Some(p), _) => (p.clone(), std::fs::read(p)),
+        (Some(p), _) if p.as_os_str() == "-" => (
+            PathBuf::from("<stdin>"),
+            read_bounded(&mut io::stdin().lock()),
+        ),
+        (Some(p), _) => (
+            p.clone(),
+            File::open(p).and_then(|mut f| read_bounded(&mut f)),
+        ),
         (None, Some((addr, size))) => (
             PathBuf::from(format!("/dev/mem@{addr:#x}+{size:#x}")),
             read_devmem(addr, size),
@@ -152,6 +214,7 @@ fn run(a: DecodeArgs) -> ExitCode {
     let opts = Options {
         symbols: table.as_ref(),
         debug: debug.as_ref(),
+        force_symbols: a.force_symbols,
     };
     let d = match decode(&bytes, &opts) {
         Ok(d) => d,

@@ -8,8 +8,8 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::decode::{flag_names, Decoded, Rec};
-use crate::format::{Kind, HDR_CRASH_KERNEL_REACHED};
-use crate::verdict::State;
+use crate::format::{Kind, HDR_CRASH_KERNEL_REACHED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS};
+use crate::verdict::CpuView;
 
 /// Bad slots listed one by one in the text output; the rest are counted.
 const MAX_BAD_SLOTS_SHOWN: usize = 20;
@@ -126,6 +126,7 @@ struct Where<'a>(&'a Rec);
 impl fmt::Display for Where<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0.sym {
+            Some(s) if self.0.unverified => write!(f, "?{s}"),
             Some(s) => s.fmt(f),
             None if self.0.pc() == 0 => f.write_str("-"),
             None => write!(f, "{:#x}", self.0.pc()),
@@ -147,6 +148,19 @@ impl fmt::Display for DebugSuffix<'_> {
         if let Some(i) = &d.insn {
             write!(f, "  | {i}")?;
         }
+        // addr2line -i: the inlined function and each caller it sits in.
+        for (n, (func, loc)) in d.inlined.iter().enumerate() {
+            let sep = if n == 0 { "  [inlined: " } else { " <- " };
+            write!(
+                f,
+                "{sep}{} at {}",
+                func.as_deref().unwrap_or("??"),
+                loc.as_deref().unwrap_or("??")
+            )?;
+        }
+        if !d.inlined.is_empty() {
+            f.write_str("]")?;
+        }
         Ok(())
     }
 }
@@ -156,29 +170,114 @@ fn brief(r: &Rec) -> String {
     format!("{} (seq {}, {})", r.location(), r.seq(), r.kind.name())
 }
 
-fn verdict_line(d: &Decoded) -> String {
-    let v = &d.verdict;
-    let cpu = v.cpu.map_or_else(|| "?".to_string(), |c| c.to_string());
-    let last = v.last.as_ref().map(Rec::location);
-    match v.state {
-        State::Empty => "verdict: empty trail".into(),
-        State::Handoff => match last {
-            Some(l) => format!("verdict: handoff: crash kernel reached after {l} on CPU {cpu}"),
-            None => "verdict: handoff: crash kernel reached".into(),
-        },
-        State::Hung => {
-            let next = v
-                .next_expected
+/// Records grouped by CPU (in CPU order), each group in the given order:
+/// one sort, not a pass over every record per CPU.
+fn by_cpu<'a>(recs: impl Iterator<Item = &'a Rec>) -> Vec<Vec<&'a Rec>> {
+    let mut v: Vec<&Rec> = recs.collect();
+    v.sort_by_key(|r| r.cpu());
+    v.chunk_by(|a, b| a.cpu() == b.cpu())
+        .map(<[&Rec]>::to_vec)
+        .collect()
+}
+
+/// `where (seq N, A s before the end)`.
+fn aged(d: &Decoded, r: &Rec) -> String {
+    let end = d.verdict.core.facts.end_ns;
+    format!(
+        "{} (seq {}, {} s before the end)",
+        r.location(),
+        r.seq(),
+        duration(end.saturating_sub(r.raw.ts_ns))
+    )
+}
+
+/// One line per CPU: what the core reconstructed.
+fn cpu_line(d: &Decoded, c: &CpuView) -> String {
+    let s = &c.state;
+    let v = &d.verdict.core;
+    let mut parts = Vec::new();
+    if v.crash_cpu == Some(c.cpu) {
+        parts.push(format!(
+            "crash CPU, furthest step {}{}",
+            s.furthest.name(),
+            c.entry
                 .as_ref()
-                .map_or_else(String::new, |n| format!(" (next expected: {n})"));
-            let last = last.unwrap_or_else(|| "?".into());
-            format!("verdict: hung on CPU {cpu} after {last}{next}; crash kernel not reached")
-        }
-        State::NoCrash => match last {
-            Some(l) => format!("verdict: no crash recorded (last: {l} on CPU {cpu})"),
-            None => "verdict: no crash recorded (no breadcrumbs)".into(),
-        },
+                .map_or_else(String::new, |e| format!(", entered at {}", brief(e)))
+        ));
+    } else if s.entered() {
+        parts.push(format!(
+            "entered the crash path (later panic){}",
+            c.entry
+                .as_ref()
+                .map_or_else(String::new, |e| format!(" at {}", brief(e)))
+        ));
     }
+    if let Some(r) = &c.last {
+        parts.push(format!("last {}", aged(d, r)));
+    }
+    if let Some(r) = &c.stop {
+        let ctx = if r.kind == Kind::StopContext {
+            format!(" sp={:#x} lr={:#x}", r.arg(), lr(r))
+        } else {
+            String::new()
+        };
+        parts.push(format!("stopped at {}{ctx}", aged(d, r)));
+    }
+    if let Some(r) = &c.context {
+        parts.push(format!(
+            "own context {} sp={:#x} lr={:#x}",
+            aged(d, r),
+            r.arg(),
+            lr(r)
+        ));
+    }
+    if let Some(r) = &c.lockup {
+        parts.push(format!("hard-lockup context {}", aged(d, r)));
+    }
+    if let Some(r) = &c.last_sample {
+        parts.push(format!("sample {}{}", aged(d, r), Marks(r.flags())));
+    }
+    if s.silent() {
+        parts.push(format!("silent for {} s", duration(s.silent_ns)));
+    }
+    if s.stuck > 0 {
+        parts.push(format!("stuck: last {} samples", s.stuck));
+    }
+    if s.stale {
+        parts.push(if v.facts.stop_unknown > 0 {
+            "not seen stopped (stop handler runs went unrecorded)".into()
+        } else {
+            "failed to stop".into()
+        });
+    }
+    if s.hard_lockup.seq != 0 {
+        parts.push("hard lockup detected".into());
+    }
+    if unreachable(d, c) {
+        parts.push(
+            "its pc is out of reach: no NMI gets to a CPU with interrupts masked here".into(),
+        );
+    }
+    format!("  CPU {}: {}", c.cpu, parts.join("; "))
+}
+
+/// A v2 trail says no NMI reaches a CPU with interrupts masked (arm64
+/// without pseudo-NMI), and this CPU needed one: it failed to stop or hard
+/// locked up, and no context of it was recorded.
+fn unreachable(d: &Decoded, c: &CpuView) -> bool {
+    let s = &c.state;
+    d.header.version >= 2
+        && d.header.flags & HDR_NMI_REACHES_IRQS_OFF == 0
+        && (s.stale || s.hard_lockup.seq != 0)
+        && c.stop.is_none()
+        && c.lockup.is_none()
+}
+
+/// The `lr` in a context record's payload.
+fn lr(r: &Rec) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&r.raw.payload[..8]);
+    u64::from_le_bytes(b)
 }
 
 /// The human-readable report. `source` names the input.
@@ -271,20 +370,13 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
 
     writeln!(out)?;
     writeln!(out, "timeline (seconds since trail start):")?;
-    let mut cpus: Vec<u32> = d.records.iter().map(Rec::cpu).collect();
-    cpus.sort_unstable();
-    cpus.dedup();
-    if cpus.is_empty() {
+    let groups = by_cpu(d.records.iter().filter(|r| r.kind != Kind::Name));
+    if groups.is_empty() {
         writeln!(out, "  (no breadcrumbs)")?;
     }
-    for cpu in cpus {
-        writeln!(out, "CPU {cpu}:")?;
+    for recs in groups {
+        writeln!(out, "CPU {}:", recs[0].cpu())?;
         writeln!(out, "{:>9}  {:>12}  {:<14}  where", "seq", "time", "kind")?;
-        let recs: Vec<&Rec> = d
-            .records
-            .iter()
-            .filter(|r| r.cpu() == cpu && r.kind != Kind::Name)
-            .collect();
         // A run of probe hits at one place (text patching, module loads
         // through the cache routines) shows as first, count, last.
         let mut i = 0;
@@ -343,14 +435,17 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
 
     writeln!(out)?;
     writeln!(out, "samples (newest last):")?;
-    let mut scpus: Vec<u32> = d.samples.iter().map(Rec::cpu).collect();
-    scpus.sort_unstable();
-    scpus.dedup();
-    if scpus.is_empty() {
+    let groups = by_cpu(d.samples.iter());
+    if groups.is_empty() {
         writeln!(out, "  (no samples)")?;
     }
-    for cpu in scpus {
-        let stuck = d.stuck.iter().find(|s| s.cpu == cpu);
+    for recs in groups {
+        let cpu = recs[0].cpu();
+        let stuck = d
+            .stuck
+            .binary_search_by_key(&cpu, |s| s.cpu)
+            .ok()
+            .map(|i| &d.stuck[i]);
         match stuck {
             Some(s) => writeln!(
                 out,
@@ -367,7 +462,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
             )?,
             None => writeln!(out, "CPU {cpu}:")?,
         }
-        for r in d.samples.iter().filter(|r| r.cpu() == cpu) {
+        for r in recs {
             writeln!(
                 out,
                 "{:>9}  {:>12}  pid {:<7}  {}{}{}",
@@ -378,6 +473,21 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
                 Marks(r.flags()),
                 DebugSuffix(r)
             )?;
+        }
+    }
+
+    if !d.cpus.is_empty() {
+        writeln!(out)?;
+        let f = &d.verdict.core.facts;
+        writeln!(
+            out,
+            "CPUs (sample period {} s from {}; silence measured up to {}):",
+            duration(f.period_ns),
+            f.period_source.name(),
+            Secs(rel_ns(d, d.verdict.core.ref_ns))
+        )?;
+        for c in &d.cpus {
+            writeln!(out, "{}", cpu_line(d, c))?;
         }
     }
 
@@ -421,7 +531,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
     }
 
     writeln!(out)?;
-    writeln!(out, "{}", verdict_line(d))
+    writeln!(out, "{}", d.verdict.line)
 }
 
 // ---------------------------------------------------------------- json --
@@ -448,6 +558,10 @@ impl Serialize for Flags {
     }
 }
 
+/// Version of the JSON document's schema (`"schema"`): bumped when a key
+/// changes meaning or goes away.
+pub const JSON_SCHEMA: u32 = 2;
+
 #[derive(Serialize)]
 struct JHeader {
     format_version: u32,
@@ -465,13 +579,18 @@ struct JHeader {
     start_ns: u64,
     flags: u32,
     crash_kernel_reached: bool,
+    nmi_reaches_irqs_off: bool,
+    post_notifiers: bool,
+    sample_period_ns: u64,
+    panic_timeout: i32,
     ref_name: String,
     ref_addr: u64,
     ref_addr_hex: Hex,
     nr_points: u32,
-    input_len: usize,
+    input_len: u64,
     symbols: Option<&'static str>,
     slide: Option<u64>,
+    slide_hex: Option<Hex>,
 }
 
 #[derive(Serialize)]
@@ -493,38 +612,65 @@ struct JRec<'a> {
     cpu: u32,
     ts_ns: u64,
     rel_ns: i64,
+    age_ns: u64,
     kind: &'static str,
     pc: u64,
     pc_hex: Hex,
     arg: u64,
+    arg_hex: Hex,
+    lr: Option<u64>,
+    lr_hex: Option<Hex>,
     symbol: Option<&'a str>,
     offset: Option<u64>,
     module: Option<&'a str>,
+    unverified: bool,
     flags: Flags,
     point: Option<&'a str>,
     location: Option<&'a str>,
     insn: Option<&'a str>,
+    inlined: Vec<JInline<'a>>,
+}
+
+#[derive(Serialize)]
+struct JInline<'a> {
+    function: Option<&'a str>,
+    location: Option<&'a str>,
 }
 
 impl<'a> JRec<'a> {
     fn new(d: &'a Decoded, r: &'a Rec) -> Self {
         let dbg = r.debug.as_deref();
+        let lr = matches!(r.kind, Kind::StopContext | Kind::LockupContext).then(|| lr(r));
         Self {
             seq: r.seq(),
             cpu: r.cpu(),
             ts_ns: r.raw.ts_ns,
             rel_ns: rel_ns(d, r.raw.ts_ns).clamp(i64::MIN.into(), i64::MAX.into()) as i64,
+            age_ns: d.verdict.core.facts.end_ns.saturating_sub(r.raw.ts_ns),
             kind: r.kind.name(),
             pc: r.pc(),
             pc_hex: Hex(r.pc()),
             arg: r.arg(),
+            arg_hex: Hex(r.arg()),
+            lr,
+            lr_hex: lr.map(Hex),
             symbol: r.sym.as_ref().map(|s| &*s.name),
             offset: r.sym.as_ref().map(|s| s.offset),
             module: r.sym.as_ref().and_then(|s| s.module.as_deref()),
+            unverified: r.unverified,
             flags: Flags(r.flags()),
             point: d.point(r).map(|p| p.name.as_str()),
             location: dbg.and_then(|x| x.location.as_deref()),
             insn: dbg.and_then(|x| x.insn.as_deref()),
+            inlined: dbg.map_or_else(Vec::new, |x| {
+                x.inlined
+                    .iter()
+                    .map(|(f, l)| JInline {
+                        function: f.as_deref(),
+                        location: l.as_deref(),
+                    })
+                    .collect()
+            }),
         }
     }
 }
@@ -545,7 +691,50 @@ struct JVerdict<'a> {
     cpu: Option<u32>,
     last: Option<JRec<'a>>,
     next_expected: Option<&'a str>,
-    line: String,
+    line: &'a str,
+    summary: &'a str,
+    crash_cpu: Option<u32>,
+    furthest: &'static str,
+    later_panic: Option<u32>,
+    crash_loaded: Option<bool>,
+    reboot: Option<JRec<'a>>,
+    end_ns: u64,
+    ref_ns: u64,
+    sample_period_ns: u64,
+    sample_period_source: &'static str,
+    stale_cpus: Vec<u32>,
+    stop_unknown: u32,
+    silent_cpus: Vec<u32>,
+    stuck_cpus: Vec<u32>,
+    hard_lockup_cpus: Vec<u32>,
+}
+
+#[derive(Serialize)]
+struct JCpu<'a> {
+    cpu: u32,
+    crash_cpu: bool,
+    entered: bool,
+    furthest: &'static str,
+    stopped: bool,
+    still_online: bool,
+    stale: bool,
+    silent: bool,
+    silent_ns: u64,
+    stuck: u32,
+    stuck_pc_lo: u64,
+    stuck_pc_lo_hex: Hex,
+    stuck_pc_hi: u64,
+    stuck_pc_hi_hex: Hex,
+    hard_lockup: bool,
+    pc_unreachable: bool,
+    records: u32,
+    samples: u32,
+    entry: Option<JRec<'a>>,
+    last: Option<JRec<'a>>,
+    stop: Option<JRec<'a>>,
+    context: Option<JRec<'a>>,
+    lockup: Option<JRec<'a>>,
+    last_sample: Option<JRec<'a>>,
 }
 
 #[derive(Serialize)]
@@ -565,7 +754,8 @@ struct JSoftLockup<'a> {
 
 #[derive(Serialize)]
 struct JStale<'a> {
-    cpu: u64,
+    cpu: u32,
+    maybe_stopped: bool,
     last: Option<JRec<'a>>,
     last_sample: Option<JRec<'a>>,
 }
@@ -579,7 +769,7 @@ struct JStuck<'a> {
     pc: u64,
     pc_hex: Hex,
     pid: u64,
-    count: usize,
+    count: u64,
 }
 
 #[derive(Serialize)]
@@ -601,9 +791,11 @@ struct JCounts {
 
 #[derive(Serialize)]
 struct JDoc<'a> {
+    schema: u32,
     header: JHeader,
     points: Vec<JPoint<'a>>,
     verdict: JVerdict<'a>,
+    cpus: Vec<JCpu<'a>>,
     records: JRecs<'a>,
     softlockup: Option<JSoftLockup<'a>>,
     stale_cpus: Vec<JStale<'a>>,
@@ -615,10 +807,20 @@ struct JDoc<'a> {
     warnings: &'a [String],
 }
 
+fn rec<'a>(d: &'a Decoded, r: &'a Option<Rec>) -> Option<JRec<'a>> {
+    r.as_ref().map(|r| JRec::new(d, r))
+}
+
+fn cpus_where(d: &Decoded, want: impl Fn(&CpuView) -> bool) -> Vec<u32> {
+    d.cpus.iter().filter(|c| want(c)).map(|c| c.cpu).collect()
+}
+
 fn doc(d: &Decoded) -> JDoc<'_> {
     let h = &d.header;
     let v = &d.verdict;
+    let core = &v.core;
     JDoc {
+        schema: JSON_SCHEMA,
         header: JHeader {
             format_version: h.version,
             arch: d.arch().map(|a| a.name()),
@@ -635,13 +837,18 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             start_ns: h.start_ns,
             flags: h.flags,
             crash_kernel_reached: h.flags & HDR_CRASH_KERNEL_REACHED != 0,
+            nmi_reaches_irqs_off: h.flags & HDR_NMI_REACHES_IRQS_OFF != 0,
+            post_notifiers: h.flags & HDR_POST_NOTIFIERS != 0,
+            sample_period_ns: h.sample_period_ns,
+            panic_timeout: h.panic_timeout,
             ref_name: d.ref_name(),
             ref_addr: h.ref_addr,
             ref_addr_hex: Hex(h.ref_addr),
             nr_points: h.nr_points,
-            input_len: d.input_len,
+            input_len: d.input_len as u64,
             symbols: d.symbol_source.map(|s| s.name()),
             slide: d.slide,
+            slide_hex: d.slide.map(Hex),
         },
         points: d
             .points
@@ -662,10 +869,58 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             state: v.state.name(),
             reason: v.reason.map(|r| r.name()),
             cpu: v.cpu,
-            last: v.last.as_ref().map(|r| JRec::new(d, r)),
+            last: rec(d, &v.last),
             next_expected: v.next_expected.as_deref(),
-            line: verdict_line(d),
+            line: &v.line,
+            summary: &v.summary,
+            crash_cpu: core.crash_cpu,
+            furthest: core.furthest.name(),
+            later_panic: core.later_panic,
+            crash_loaded: core.crash_loaded,
+            reboot: crate::verdict::find(d, &core.reboot).map(|r| JRec::new(d, r)),
+            end_ns: core.facts.end_ns,
+            ref_ns: core.ref_ns,
+            sample_period_ns: core.facts.period_ns,
+            sample_period_source: core.facts.period_source.name(),
+            stale_cpus: cpus_where(d, |c| c.state.stale),
+            stop_unknown: core.facts.stop_unknown,
+            silent_cpus: cpus_where(d, |c| c.state.silent()),
+            stuck_cpus: cpus_where(d, |c| c.state.stuck > 0),
+            hard_lockup_cpus: cpus_where(d, |c| c.state.hard_lockup.seq != 0),
         },
+        cpus: d
+            .cpus
+            .iter()
+            .map(|c| {
+                let s = &c.state;
+                JCpu {
+                    cpu: c.cpu,
+                    crash_cpu: core.crash_cpu == Some(c.cpu),
+                    entered: s.entered(),
+                    furthest: s.furthest.name(),
+                    stopped: s.stopped(),
+                    still_online: s.still_online,
+                    stale: s.stale,
+                    silent: s.silent(),
+                    silent_ns: s.silent_ns,
+                    stuck: s.stuck,
+                    stuck_pc_lo: s.stuck_pc_lo,
+                    stuck_pc_lo_hex: Hex(s.stuck_pc_lo),
+                    stuck_pc_hi: s.stuck_pc_hi,
+                    stuck_pc_hi_hex: Hex(s.stuck_pc_hi),
+                    hard_lockup: s.hard_lockup.seq != 0,
+                    pc_unreachable: unreachable(d, c),
+                    records: s.records,
+                    samples: s.samples,
+                    entry: rec(d, &c.entry),
+                    last: rec(d, &c.last),
+                    stop: rec(d, &c.stop),
+                    context: rec(d, &c.context),
+                    lockup: rec(d, &c.lockup),
+                    last_sample: rec(d, &c.last_sample),
+                }
+            })
+            .collect(),
         records: JRecs(d, &d.records),
         softlockup: d.softlockup.as_ref().map(|s| JSoftLockup {
             seq: s.rec.seq(),
@@ -685,8 +940,9 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             .iter()
             .map(|s| JStale {
                 cpu: s.cpu,
-                last: s.last.as_ref().map(|r| JRec::new(d, r)),
-                last_sample: s.last_sample.as_ref().map(|r| JRec::new(d, r)),
+                maybe_stopped: s.maybe_stopped,
+                last: rec(d, &s.last),
+                last_sample: rec(d, &s.last_sample),
             })
             .collect(),
         stuck_samples: d
@@ -700,7 +956,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
                 pc: s.pc,
                 pc_hex: Hex(s.pc),
                 pid: s.pid,
-                count: s.count,
+                count: s.count as u64,
             })
             .collect(),
         samples: JRecs(d, &d.samples),

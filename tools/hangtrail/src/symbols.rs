@@ -1,6 +1,7 @@
 //! Symbol tables (`/proc/kallsyms`, `System.map`, or a vmlinux symtab) and
 //! `pc -> symbol+0xoff` resolution with the KASLR slide undone.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -108,6 +109,8 @@ pub enum SymbolError {
     ZeroAddresses,
     /// The header's reference symbol is not in the file.
     MissingRef(String),
+    /// The file does not describe the kernel that wrote the trail.
+    Mismatch(String),
 }
 
 impl fmt::Display for SymbolError {
@@ -123,6 +126,11 @@ impl fmt::Display for SymbolError {
                 "reference symbol `{name}` from the trail header is not in the symbol file, \
                  so the KASLR slide cannot be computed"
             ),
+            Self::Mismatch(why) => write!(
+                f,
+                "does not belong to this trail: {why} (--force-symbols decodes anyway, \
+                 every name from it marked `?`)"
+            ),
         }
     }
 }
@@ -134,6 +142,8 @@ struct Entry {
     module: Option<Arc<str>>,
     /// Lower wins among symbols at the same address: T, t, W, w.
     rank: u8,
+    /// Bytes (ELF `st_size`; 0 = unknown, as in kallsyms/System.map).
+    size: u64,
 }
 
 /// Text symbols, split into vmlinux and module symbols, each sorted by
@@ -144,6 +154,9 @@ pub struct SymbolTable {
     pub source: Source,
     kernel: Sorted,
     modules: Sorted,
+    /// vmlinux symbol name -> its addresses and ranks (aliases at one
+    /// address included).
+    names: HashMap<Arc<str>, Vec<(u64, u8)>>,
 }
 
 /// Entries sorted by address, one per address, with the addresses alone in
@@ -210,7 +223,12 @@ impl Sorted {
             lo + self.addrs[lo..hi].partition_point(|&a| a <= addr)
         };
         let e = self.entries.get(i.checked_sub(1)?)?;
-        (addr - e.addr <= MAX_SYMBOL_SPAN).then_some(e)
+        let span = if e.size > 0 {
+            e.size - 1
+        } else {
+            MAX_SYMBOL_SPAN
+        };
+        (addr - e.addr <= span).then_some(e)
     }
 }
 
@@ -258,6 +276,7 @@ impl SymbolTable {
                 name: name.into(),
                 module: module.clone(),
                 rank,
+                size: 0,
             };
             if module.is_some() {
                 modules.push(e);
@@ -275,24 +294,42 @@ impl SymbolTable {
     }
 
     fn from_entries(source: Source, kernel: Vec<Entry>, modules: Vec<Entry>) -> Self {
+        let mut names: HashMap<Arc<str>, Vec<(u64, u8)>> = HashMap::new();
+        for e in &kernel {
+            names
+                .entry(e.name.clone())
+                .or_default()
+                .push((e.addr, e.rank));
+        }
         Self {
             source,
             kernel: Sorted::new(kernel),
             modules: Sorted::new(modules),
+            names,
         }
     }
 
-    /// A table from `(address, name, global)` function symbols (a vmlinux
-    /// symtab).
-    pub fn from_functions(syms: impl IntoIterator<Item = (u64, String, bool)>) -> Self {
+    /// Every address of vmlinux text symbol `name`.
+    pub fn addresses_of(&self, name: &str) -> impl Iterator<Item = u64> + '_ {
+        self.names
+            .get(name)
+            .into_iter()
+            .flat_map(|v| v.iter().map(|&(a, _)| a))
+    }
+
+    /// A table from `(address, name, global, size)` text symbols (a vmlinux
+    /// symtab; size 0 = unknown). A pc past a sized symbol's end does not
+    /// resolve to it.
+    pub fn from_functions(syms: impl IntoIterator<Item = (u64, String, bool, u64)>) -> Self {
         let kernel = syms
             .into_iter()
-            .filter(|(addr, name, _)| *addr != 0 && !name.is_empty())
-            .map(|(addr, name, global)| Entry {
+            .filter(|(addr, name, _, _)| *addr != 0 && !name.is_empty())
+            .map(|(addr, name, global, size)| Entry {
                 addr,
                 name: name.into(),
                 module: None,
                 rank: if global { 0 } else { 1 },
+                size,
             })
             .collect();
         Self::from_entries(Source::Vmlinux, kernel, Vec::new())
@@ -316,13 +353,10 @@ impl SymbolTable {
     /// Address of vmlinux text symbol `name` (a global one if there are
     /// several).
     pub fn address_of(&self, name: &str) -> Option<u64> {
-        let mut found = None;
-        for e in self.kernel.entries.iter().filter(|e| &*e.name == name) {
-            if found.is_none_or(|(_, rank)| e.rank < rank) {
-                found = Some((e.addr, e.rank));
-            }
-        }
-        found.map(|(addr, _)| addr)
+        let v = self.names.get(name)?;
+        v.iter()
+            .min_by_key(|&&(a, rank)| (rank, a))
+            .map(|&(a, _)| a)
     }
 
     /// A resolver for a trail whose reference symbol `ref_name` was at
@@ -550,6 +584,24 @@ ffffffffc0002000 d test_data\t[test_lockup]
             assert_eq!(r.lookup(0), None);
             assert!(r.lookup(u64::MAX).is_none());
         }
+    }
+
+    #[test]
+    fn sized_symbols_end_where_they_end() {
+        let t = SymbolTable::from_functions([
+            (0x1000, "sized".to_string(), true, 0x40),
+            (0x2000, "unsized_asm".to_string(), false, 0),
+        ]);
+        let r = t.resolver("", 0).expect("resolver");
+        assert_eq!(
+            r.lookup(0x103f).map(|s| s.to_string()).as_deref(),
+            Some("sized+0x3f")
+        );
+        assert_eq!(r.lookup(0x1040), None, "past its size: not in it");
+        assert_eq!(
+            r.lookup(0x2fff).map(|s| s.to_string()).as_deref(),
+            Some("unsized_asm+0xfff")
+        );
     }
 
     #[test]

@@ -203,6 +203,49 @@ impl TrailBuilder {
         })
     }
 
+    /// A `StopContext` or `LockupContext` record: interrupted `pc`, `sp`
+    /// in `arg`, `lr` in the payload.
+    pub fn context(&mut self, cpu: u32, kind: Kind, pc: u64, sp: u64, lr: u64, flags: u8) -> u64 {
+        let mut payload = [0u8; PAYLOAD_LEN];
+        payload[..8].copy_from_slice(&lr.to_le_bytes());
+        self.push(Record {
+            cpu,
+            kind: kind as u8,
+            pc,
+            arg: sp,
+            flags,
+            point: NO_POINT,
+            payload,
+            ..Record::default()
+        })
+    }
+
+    /// A `StopMap` record: CPUs `first..first + 64` in `mask` online and not
+    /// seen stopped; `unknown` stop-handler runs skipped, `total` not seen.
+    pub fn stop_map(
+        &mut self,
+        cpu: u32,
+        first: u64,
+        mask: u64,
+        unknown: u32,
+        total: u32,
+        flags: u8,
+    ) -> u64 {
+        let mut payload = [0u8; PAYLOAD_LEN];
+        payload[..4].copy_from_slice(&unknown.to_le_bytes());
+        payload[4..8].copy_from_slice(&total.to_le_bytes());
+        self.push(Record {
+            cpu,
+            kind: Kind::StopMap as u8,
+            pc: mask,
+            arg: first,
+            flags,
+            point: NO_POINT,
+            payload,
+            ..Record::default()
+        })
+    }
+
     /// `Name` chunks carrying `text` for record `owner`. Like the module,
     /// always ends with a NUL: a text filling its last chunk exactly gets an
     /// all-NUL chunk after it.
@@ -307,14 +350,19 @@ impl TrailBuilder {
 /// Rewrites the header checksum of an image in place (after editing header
 /// bytes). Does nothing if the image is shorter than a header.
 pub fn fix_header_csum(image: &mut [u8]) {
-    let Some(area) = image.first_chunk_mut::<HEADER_SIZE>() else {
-        return;
-    };
-    let Some(fixed) = area.first_chunk::<{ crate::format::V1_HEADER_SIZE }>() else {
+    let Some(fixed) = image.first_chunk::<{ crate::format::V1_HEADER_SIZE }>() else {
         return;
     };
     let h = Header::from_bytes(fixed);
-    reseal(area, &h);
+    // The checksum covers the header area of the trail's own version.
+    let size = if h.version == 1 {
+        crate::format::V1_HEADER_SIZE
+    } else {
+        HEADER_SIZE
+    };
+    if let Some(area) = image.get_mut(..size) {
+        reseal(area, &h);
+    }
 }
 
 /// Rewrites the checksum of the record at `offset` (after editing it).

@@ -1,14 +1,17 @@
-//! The conclusions: soft lockup facts, stuck samples, CPUs that failed to
-//! stop, and the verdict with what was expected next.
+//! The decoder's view of the verdict: the shared core
+//! ([`crate::verdict_core`], the same code `hangtrail.ko` runs) plus the
+//! decoded records and their names. Nothing here decides anything: the
+//! state, the CPU, the last record and what comes next are the core's.
 
-use std::collections::BTreeSet;
+use std::fmt;
 
 use crate::decode::{Decoded, Rec};
-use crate::format::{Kind, Role, HDR_CRASH_KERNEL_REACHED, REC_LOAD_PHASE};
+use crate::format::{Kind, Record, Trail};
 use crate::symbols::Sym;
-
-/// Samples in a row in one function, with one pid, that make a CPU "stuck".
-pub const STUCK_SAMPLES: usize = 3;
+use crate::verdict_core::{self as core_v, has};
+pub use crate::verdict_core::{
+    CpuState, Facts, Namer, Next, PeriodSource, Reason, State, Step, TrailNamer,
+};
 
 /// The soft lockup detector's report.
 #[derive(Clone, Debug)]
@@ -25,12 +28,12 @@ pub struct SoftLockup {
     pub frames: Vec<Rec>,
 }
 
-/// A CPU whose last samples all sit in one function with one task.
+/// A CPU whose newest samples sit in one place with one task.
 #[derive(Clone, Debug)]
 pub struct Stuck {
     /// The CPU.
     pub cpu: u32,
-    /// The function, if known.
+    /// The function of the newest sample, if known (a name only).
     pub sym: Option<Sym>,
     /// pc of the newest sample.
     pub pc: u64,
@@ -42,63 +45,38 @@ pub struct Stuck {
     pub last: Rec,
 }
 
-/// A CPU still online after the CPU stop that never reached crash_save_cpu.
+/// A CPU online after the CPU stop that was never seen stopped.
 #[derive(Clone, Debug)]
 pub struct StaleCpu {
-    /// CPU id (from the `StillOnline` record's arg).
-    pub cpu: u64,
+    /// The CPU.
+    pub cpu: u32,
     /// Its last breadcrumb.
     pub last: Option<Rec>,
     /// Its last sample.
     pub last_sample: Option<Rec>,
+    /// Some stop-handler runs went unrecorded: it may have stopped unseen.
+    pub maybe_stopped: bool,
 }
 
-/// The overall state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum State {
-    /// No valid records at all.
-    #[default]
-    Empty,
-    /// The crash kernel was reached.
-    Handoff,
-    /// The machine hung (crash path started, stuck CPU, or kexec load hang).
-    Hung,
-    /// Nothing says the machine crashed.
-    NoCrash,
-}
-
-impl State {
-    /// `empty`, `handoff`, `hung` or `no-crash`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Empty => "empty",
-            Self::Handoff => "handoff",
-            Self::Hung => "hung",
-            Self::NoCrash => "no-crash",
-        }
-    }
-}
-
-/// Why a trail is `hung`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// The crash path started and the crash kernel was not reached.
-    CrashPath,
-    /// A CPU's samples show it stuck in one function.
-    StuckSamples,
-    /// The last breadcrumb is from `kexec -p` load, which never returned.
-    KexecLoad,
-}
-
-impl Reason {
-    /// `crash-path`, `stuck-samples` or `kexec-load`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CrashPath => "crash-path",
-            Self::StuckSamples => "stuck-samples",
-            Self::KexecLoad => "kexec-load",
-        }
-    }
+/// One CPU as reconstructed, with its records decoded.
+#[derive(Clone, Debug)]
+pub struct CpuView {
+    /// The CPU.
+    pub cpu: u32,
+    /// The core's reconstruction.
+    pub state: CpuState,
+    /// Its first crash-path record.
+    pub entry: Option<Rec>,
+    /// Its newest breadcrumb.
+    pub last: Option<Rec>,
+    /// Where it was stopped.
+    pub stop: Option<Rec>,
+    /// Its own saved context (a CPU on the crash path).
+    pub context: Option<Rec>,
+    /// Its hard-lockup context.
+    pub lockup: Option<Rec>,
+    /// Its newest sample.
+    pub last_sample: Option<Rec>,
 }
 
 /// Where the machine was when the trail ends.
@@ -114,13 +92,46 @@ pub struct Verdict {
     pub last: Option<Rec>,
     /// What should have come next.
     pub next_expected: Option<String>,
+    /// The core's verdict, as computed.
+    pub core: core_v::Verdict,
+    /// The one-line summary the module prints for this trail (names from
+    /// the trail alone).
+    pub summary: String,
+    /// The same line with the decoder's names (symbols).
+    pub line: String,
 }
 
-fn last_breadcrumb_on(d: &Decoded, cpu: u32) -> Option<&Rec> {
-    d.records
+/// Finds the decoded record that is `r`.
+pub fn find<'a>(d: &'a Decoded, r: &Record) -> Option<&'a Rec> {
+    if !has(r) {
+        return None;
+    }
+    let list = if r.kind == Kind::Sample as u8 {
+        &d.samples
+    } else {
+        &d.records
+    };
+    let i = list.partition_point(|x| x.seq() < r.seq);
+    list[i..]
         .iter()
-        .rev()
-        .find(|r| r.cpu() == cpu && r.is_breadcrumb())
+        .take_while(|x| x.seq() == r.seq)
+        .find(|x| x.raw == *r)
+}
+
+/// Names records with the decoder's symbols, else as the module would.
+struct DecodedNamer<'a, 'b> {
+    d: &'a Decoded,
+    t: &'a Trail<'b>,
+}
+
+impl Namer for DecodedNamer<'_, '_> {
+    fn name(&self, r: &Record, w: &mut dyn fmt::Write) -> fmt::Result {
+        match find(self.d, r) {
+            Some(x) if x.sym.is_some() => w.write_str(&x.location()),
+            Some(x) if x.kind != Kind::PanicNotifier => w.write_str(&x.location()),
+            _ => TrailNamer(self.t).name(r, w),
+        }
+    }
 }
 
 /// The last soft lockup report and its caller frames.
@@ -149,181 +160,65 @@ pub fn softlockup(d: &Decoded) -> Option<SoftLockup> {
     })
 }
 
-/// CPUs whose newest [`STUCK_SAMPLES`] or more samples are all non-idle,
-/// kernel-mode, in the same function (same pc without symbols), same pid.
-pub fn stuck_samples(d: &Decoded) -> Vec<Stuck> {
-    let cpus: BTreeSet<u32> = d.samples.iter().map(Rec::cpu).collect();
-    let key = |r: &Rec| match &r.sym {
-        Some(s) => (Some((s.name.clone(), s.module.clone())), 0),
-        None => (None, r.pc()),
+/// Runs the core on `t` and attaches the decoded records: the verdict, the
+/// per-CPU views, stale and stuck CPUs.
+pub fn build(t: &Trail<'_>, d: &Decoded) -> (Verdict, Vec<CpuView>, Vec<StaleCpu>, Vec<Stuck>) {
+    let mut cpus = vec![CpuState::EMPTY; t.header.nr_cpus as usize];
+    let v = core_v::analyze(t, &mut cpus);
+    let get = |r: &Record| find(d, r).cloned();
+    let mut next = String::new();
+    let _ = core_v::write_next(t, v.next, &mut next);
+    let mut summary = String::new();
+    let _ = core_v::summary(t, &v, &cpus, &TrailNamer(t), &mut summary);
+    let mut line = String::from("verdict: ");
+    let _ = core_v::summary(t, &v, &cpus, &DecodedNamer { d, t }, &mut line);
+    let verdict = Verdict {
+        state: v.state,
+        reason: v.reason,
+        cpu: v.cpu,
+        last: get(&v.last),
+        next_expected: (v.next != Next::None).then_some(next),
+        core: v,
+        summary,
+        line,
     };
-    let mut out = Vec::new();
-    for cpu in cpus {
-        let mut newest = d.samples.iter().rev().filter(|r| r.cpu() == cpu);
-        let Some(last) = newest.next() else { continue };
-        if !last.is_busy_kernel() {
+    let mut views = Vec::new();
+    let mut stale = Vec::new();
+    let mut stuck = Vec::new();
+    for (i, c) in cpus.iter().enumerate() {
+        if !c.seen() && !c.still_online && !has(&c.hard_lockup) {
             continue;
         }
-        let k = key(last);
-        let count = 1 + newest
-            .take_while(|r| r.is_busy_kernel() && r.arg() == last.arg() && key(r) == k)
-            .count();
-        if count >= STUCK_SAMPLES {
-            out.push(Stuck {
+        let cpu = i as u32;
+        let view = CpuView {
+            cpu,
+            state: *c,
+            entry: get(&c.entry),
+            last: get(&c.last),
+            stop: get(&c.stop),
+            context: get(&c.own_context),
+            lockup: get(&c.lockup_ctx),
+            last_sample: get(&c.last_sample),
+        };
+        if c.stale {
+            stale.push(StaleCpu {
                 cpu,
-                sym: last.sym.clone(),
-                pc: last.pc(),
-                pid: last.arg(),
-                count,
-                last: last.clone(),
+                last: view.last.clone(),
+                last_sample: view.last_sample.clone(),
+                maybe_stopped: v.facts.stop_unknown > 0,
             });
         }
-    }
-    out
-}
-
-/// CPUs named by `StillOnline` records that never wrote a record at a
-/// `crash_save_cpu` point.
-pub fn stale_cpus(d: &Decoded) -> Vec<StaleCpu> {
-    let online: BTreeSet<u64> = d
-        .records
-        .iter()
-        .filter(|r| r.kind == Kind::StillOnline)
-        .map(Rec::arg)
-        .collect();
-    let saved: BTreeSet<u64> = d
-        .records
-        .iter()
-        .filter(|r| d.role(r) == Some(Role::CrashSaveCpu))
-        .map(|r| u64::from(r.cpu()))
-        .collect();
-    online
-        .difference(&saved)
-        .map(|&cpu| {
-            let c = u32::try_from(cpu).ok();
-            StaleCpu {
+        if let (true, Some(s)) = (c.stuck > 0, view.last_sample.clone()) {
+            stuck.push(Stuck {
                 cpu,
-                last: c.and_then(|c| last_breadcrumb_on(d, c)).cloned(),
-                last_sample: c
-                    .and_then(|c| d.samples.iter().rev().find(|r| r.cpu() == c))
-                    .cloned(),
-            }
-        })
-        .collect()
-}
-
-/// Display name of the crash-path step with rank `rank`.
-fn rank_name(d: &Decoded, rank: u8) -> Option<String> {
-    if rank > Role::MachineKexec.crash_path_rank()? {
-        return Some("crash kernel handoff".into());
-    }
-    let role = (0..=u8::MAX)
-        .filter_map(Role::from_u8)
-        .find(|r| r.crash_path_rank() == Some(rank))?;
-    Some(
-        d.points
-            .iter()
-            .find(|p| p.role == Some(role) && p.registered())
-            .map_or_else(|| role.name().to_string(), |p| p.name.clone()),
-    )
-}
-
-/// What should have followed `last`.
-fn next_expected(d: &Decoded, last: &Rec) -> Option<String> {
-    let role = d.role(last);
-    if role == Some(Role::User) {
-        if let Some(s) = &last.sym {
-            let next = d
-                .points
-                .iter()
-                .filter(|p| p.role == Some(Role::User) && p.registered())
-                .filter(|p| p.symbol() == &*s.name && u64::from(p.offset) > s.offset)
-                .min_by_key(|p| p.offset);
-            if let Some(p) = next {
-                return Some(p.name.clone());
-            }
+                sym: s.sym.clone(),
+                pc: s.pc(),
+                pid: s.arg(),
+                count: c.stuck as usize,
+                last: s,
+            });
         }
+        views.push(view);
     }
-    if let Some(rank) = role.and_then(Role::crash_path_rank) {
-        return rank_name(d, rank + 1);
-    }
-    if last.has(REC_LOAD_PHASE) {
-        let post_load = d
-            .points
-            .iter()
-            .find(|p| p.role == Some(Role::KexecPostLoad))
-            .map_or("machine_kexec_post_load", |p| p.symbol());
-        return Some(format!("return from {post_load}"));
-    }
-    // Off the ranked path (e.g. a cache maintenance point): the step after
-    // the furthest one this CPU reached.
-    let reached = d
-        .records
-        .iter()
-        .filter(|r| r.cpu() == last.cpu() && r.seq() <= last.seq())
-        .filter_map(|r| d.role(r)?.crash_path_rank())
-        .max()?;
-    rank_name(d, reached + 1)
-}
-
-/// The verdict; see Documentation/decoder.rst.
-pub fn verdict(d: &Decoded) -> Verdict {
-    if d.records.is_empty() && d.samples.is_empty() {
-        return Verdict::default();
-    }
-    let last_crash = d.records.iter().rev().find(|r| d.is_crash_path(r));
-    let last_bc = d.records.iter().rev().find(|r| r.is_breadcrumb());
-    if d.header.flags & HDR_CRASH_KERNEL_REACHED != 0 {
-        let last = last_crash.or(last_bc);
-        return Verdict {
-            state: State::Handoff,
-            reason: None,
-            cpu: last.map(Rec::cpu),
-            last: last.cloned(),
-            next_expected: None,
-        };
-    }
-    let hung = |reason, last: Option<&Rec>| {
-        let last = last.cloned();
-        Verdict {
-            state: State::Hung,
-            reason: Some(reason),
-            cpu: last.as_ref().map(Rec::cpu),
-            next_expected: last.as_ref().and_then(|l| next_expected(d, l)),
-            last,
-        }
-    };
-    if let Some(c) = last_crash {
-        return hung(
-            Reason::CrashPath,
-            last_breadcrumb_on(d, c.cpu()).or(Some(c)),
-        );
-    }
-    if let Some(s) = d
-        .stuck
-        .iter()
-        .max_by_key(|s| (s.count, std::cmp::Reverse(s.cpu)))
-    {
-        let mut v = hung(
-            Reason::StuckSamples,
-            last_breadcrumb_on(d, s.cpu).or(Some(&s.last)),
-        );
-        v.cpu = Some(s.cpu);
-        return v;
-    }
-    if let Some(l) = last_bc.filter(|l| l.has(REC_LOAD_PHASE)) {
-        let returned = d.records.iter().any(|r| {
-            r.kind == Kind::Return && r.seq() >= l.seq() && d.role(r) == Some(Role::KexecPostLoad)
-        });
-        if !returned {
-            return hung(Reason::KexecLoad, Some(l));
-        }
-    }
-    Verdict {
-        state: State::NoCrash,
-        reason: None,
-        cpu: last_bc.map(Rec::cpu),
-        last: last_bc.cloned(),
-        next_expected: None,
-    }
+    (verdict, views, stale, stuck)
 }

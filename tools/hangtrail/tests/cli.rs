@@ -220,7 +220,14 @@ pub extern "C" fn hangtrail_test_anchor() -> u64 {
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn hangtrail_test_target(x: u64) -> u64 {
-    std::hint::black_box(x.wrapping_mul(3).rotate_left(5))
+    std::hint::black_box(x.wrapping_mul(3).rotate_left(5)) ^ hangtrail_test_inlined(x) ^ x
+}
+
+/// Inlined into `hangtrail_test_target`: its code there has an inline
+/// frame in the DWARF, as `addr2line -i` shows it.
+#[inline(always)]
+fn hangtrail_test_inlined(x: u64) -> u64 {
+    std::hint::black_box(std::hint::black_box(x) ^ 0x5a5a)
 }
 
 #[test]
@@ -229,12 +236,18 @@ fn vmlinux_gives_lines_and_instructions() {
         return;
     };
     let exe = std::env::current_exe().expect("test binary path");
-    let anchor = hangtrail_test_anchor as *const () as usize as u64;
-    let target = hangtrail_test_target as *const () as usize as u64;
     assert_eq!(
         hangtrail_test_target(hangtrail_test_anchor()),
-        7u64.wrapping_mul(3).rotate_left(5)
+        7u64.wrapping_mul(3).rotate_left(5) ^ (7 ^ 0x5a5a) ^ 7
     );
+    // The PIE is loaded at a page-aligned base; a kernel's KASLR slide is a
+    // multiple of 2 MiB (64 KiB on arm64), which the decoder checks. So the
+    // trail says the functions ran at their link addresses + 1 GiB.
+    let elf = hangtrail::debuginfo::DebugInfo::open(&exe).expect("opens itself");
+    let slide = 1u64 << 30;
+    let link = |n: &str| elf.symbols.address_of(n).expect("own symbol");
+    let anchor = link("hangtrail_test_anchor") + slide;
+    let target = link("hangtrail_test_target") + slide;
 
     let mut b = TrailBuilder::new(arch, 1, 16);
     b.reference("hangtrail_test_anchor", anchor);
@@ -288,4 +301,162 @@ fn vmlinux_gives_lines_and_instructions() {
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains("no_such_symbol_anywhere"));
+}
+
+/// An arm64 kallsyms against an x86_64 trail: the slide computed from
+/// `panic` is garbage and the points are not where the file says. An error
+/// naming the file, unless forced; forced, every name from it is marked.
+#[test]
+fn symbols_from_another_kernel_are_refused() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let trail = fx.join("guest-stale-cpu-x86_64/trail.bin");
+    let wrong = fx.join("guest-stale-cpu-arm64/kallsyms");
+    let (t, k) = (
+        trail.to_str().expect("utf-8"),
+        wrong.to_str().expect("utf-8"),
+    );
+    let o = hangtrail(&["decode", "--kallsyms", k, t]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!(
+            "hangtrail: error: {k}: does not belong to this trail"
+        )),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+
+    let o = hangtrail(&["decode", "--json", "--force-symbols", "--kallsyms", k, t]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(v["warnings"][0]
+        .as_str()
+        .is_some_and(|w| w.contains("does not belong to this trail")));
+    let from_file: Vec<&serde_json::Value> = v["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter(|r| r["symbol"].is_string())
+        .collect();
+    assert!(!from_file.is_empty());
+    assert!(
+        from_file.iter().all(|r| r["unverified"] == true),
+        "every name from the file is marked"
+    );
+    // Point names come from the trail: still trusted.
+    let probe = &v["records"].as_array().expect("records")[1];
+    assert_eq!(
+        (&probe["symbol"], &probe["unverified"]),
+        (&"panic".into(), &false.into())
+    );
+    let o = hangtrail(&["decode", "--force-symbols", "--kallsyms", k, t]);
+    assert!(stdout(&o).contains("?"), "text marks the names");
+
+    // The right kallsyms passes the check.
+    let right = fx.join("guest-stale-cpu-x86_64/kallsyms");
+    let o = hangtrail(&["decode", "--kallsyms", right.to_str().expect("utf-8"), t]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// `decode -` reads standard input; no more than the header's region size
+/// is read, whatever follows.
+#[test]
+fn stdin_and_bounded_input() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let s = scenarios::handoff();
+    let mut input = s.trail.clone();
+    input.extend(std::iter::repeat_n(0xa5u8, 1 << 20)); // junk after the region
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hangtrail"))
+        .args(["decode", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || {
+        // The decoder may stop reading early: a broken pipe is fine.
+        let _ = stdin.write_all(&input);
+    });
+    let o = child.wait_with_output().expect("waits");
+    feeder.join().expect("feeder");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["header"]["input_len"], s.trail.len());
+    assert_eq!(v["schema"], 2);
+    assert_eq!(v["verdict"]["state"], "handoff");
+
+    let dir = scratch("bounded");
+    let mut big = s.trail.clone();
+    big.extend(std::iter::repeat_n(0u8, 4096));
+    let f = write(&dir, "big.bin", &big);
+    let o = hangtrail(&["decode", "--json", f.to_str().expect("utf-8")]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["header"]["input_len"], s.trail.len());
+}
+
+/// `--vmlinux` names like `addr2line -i`: a pc inside inlined code shows
+/// the inlined function and the function it is inlined into; a caller
+/// frame (a return address) is looked up at pc - 1.
+#[test]
+fn vmlinux_shows_inline_frames_and_looks_up_frames_at_pc_minus_1() {
+    let Some(arch) = Arch::native() else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("test binary path");
+    let elf = hangtrail::debuginfo::DebugInfo::open(&exe).expect("opens itself");
+    let slide = 1u64 << 30;
+    let link = |n: &str| elf.symbols.address_of(n).expect("own symbol");
+    let start = link("hangtrail_test_target");
+    let inlined = (start..start + 512)
+        .find(|&a| {
+            elf.inline_frames(a).first().is_some_and(|(f, _)| {
+                f.as_deref()
+                    .is_some_and(|f| f.contains("hangtrail_test_inlined"))
+            })
+        })
+        .expect("an address inside the inlined helper");
+    let mut b = TrailBuilder::new(arch, 1, 16);
+    b.reference(
+        "hangtrail_test_anchor",
+        link("hangtrail_test_anchor") + slide,
+    );
+    b.record(0, Kind::Probe, inlined + slide, 0, 0, NO_POINT);
+    // A return address at the very start of a function: the call was the
+    // last instruction of whatever precedes it.
+    b.record(0, Kind::Frame, start + slide, 0, 0, NO_POINT);
+    let dir = scratch("inline");
+    let t = write(&dir, "t.bin", b.build());
+    let o = hangtrail(&[
+        "decode",
+        "--json",
+        "--vmlinux",
+        exe.to_str().expect("utf-8"),
+        t.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let r = &v["records"][0];
+    assert_eq!(r["symbol"], "hangtrail_test_target", "{r}");
+    let chain = r["inlined"].as_array().expect("inlined");
+    assert!(chain.len() >= 2, "{r}");
+    assert!(
+        chain[0]["function"]
+            .as_str()
+            .is_some_and(|f| f.contains("hangtrail_test_inlined")),
+        "{r}"
+    );
+    assert!(
+        chain[1]["function"]
+            .as_str()
+            .is_some_and(|f| f.contains("hangtrail_test_target")),
+        "{r}"
+    );
+    let f = &v["records"][1];
+    assert_eq!(f["kind"], "frame");
+    assert_ne!(
+        f["symbol"], "hangtrail_test_target",
+        "looked up at pc - 1: {f}"
+    );
 }

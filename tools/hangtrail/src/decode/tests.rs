@@ -68,7 +68,7 @@ fn dec_with(img: &[u8], t: &SymbolTable) -> Decoded {
         img,
         &Options {
             symbols: Some(t),
-            debug: None,
+            ..Options::default()
         },
     )
     .expect("decodes")
@@ -442,13 +442,72 @@ fn missing_reference_symbol_is_an_error() {
         &b.build(),
         &Options {
             symbols: Some(&t),
-            debug: None,
+            ..Options::default()
         },
     )
     .err();
     assert_eq!(
         e,
         Some(Error::Symbols(SymbolError::MissingRef("panic".into())))
+    );
+}
+
+#[test]
+fn symbols_are_checked_against_the_points_and_the_slide() {
+    let t = map();
+    let opts = |force| Options {
+        symbols: Some(&t),
+        force_symbols: force,
+        ..Options::default()
+    };
+    // Good: the points sit at their symbols under a 2 MiB-aligned slide.
+    let mut b = builder(1);
+    let ck = point(&mut b, "__crash_kexec", Role::CrashKexec);
+    b.probe(0, ck, 0, REC_CRASH_PHASE);
+    assert!(decode(&b.build(), &opts(false)).is_ok());
+    // A point that is not where the file says.
+    let mut b = builder(1);
+    b.point(
+        "machine_kexec",
+        Role::MachineKexec,
+        at("machine_kexec", 0x100),
+    );
+    let e = decode(&b.build(), &opts(false)).err();
+    assert!(
+        matches!(&e, Some(Error::Symbols(SymbolError::Mismatch(w))) if w.contains("machine_kexec")),
+        "{e:?}"
+    );
+    // A slide that KASLR cannot produce (4 KiB aligned) with every point
+    // consistent with it: still refused.
+    let mut b = builder(1);
+    b.reference("panic", at("panic", 0) + 0x1000);
+    let e = decode(&b.build(), &opts(false)).err();
+    assert!(
+        matches!(&e, Some(Error::Symbols(SymbolError::Mismatch(w))) if w.contains("not a multiple")),
+        "{e:?}"
+    );
+    // Forced: decoded, with a warning and every file name marked.
+    b.sample(0, at("do_idle", 0x1000 + 4), 0, REC_IDLE);
+    let d = decode(&b.build(), &opts(true)).expect("forced");
+    assert!(d.warnings.iter().any(|w| w.contains("--force-symbols")));
+    assert!(d.samples[0].unverified);
+    assert_eq!(d.samples[0].location(), "?do_idle+0x4");
+}
+
+#[test]
+fn frames_are_looked_up_at_pc_minus_1() {
+    let t = map();
+    let mut b = builder(1);
+    // A return address at the first byte of do_idle: the call it returns
+    // from was the last instruction of the function before it.
+    let f = b.record(0, Kind::Frame, at("do_idle", 0), 0, 0, NO_POINT);
+    let s = b.record(0, Kind::Probe, at("do_idle", 0), 0, 0, NO_POINT);
+    let d = dec_with(&b.build(), &t);
+    assert_eq!(sym(&d, f), "atomic_notifier_call_chain+0x400");
+    assert_eq!(
+        sym(&d, s),
+        "do_idle+0x0",
+        "other pcs are looked up as they are"
     );
 }
 
@@ -620,14 +679,15 @@ fn bad_geometry() {
 #[test]
 fn huge_claimed_region_is_counted_not_walked() {
     let (mut b, _) = sample_trail();
-    b.area.header.nr_cpus = 1 << 20;
-    b.area.header.region_size = 1 << 50;
-    b.area.header.ring_records = 1 << 20;
+    b.area.header.nr_cpus = crate::format::MAX_CPUS;
+    b.area.header.region_size = 1 << 45;
+    b.area.header.ring_records = 1 << 28;
     let img = b.build_header_only();
     let d = dec(&img);
+    let cpus = u64::from(crate::format::MAX_CPUS);
     assert_eq!(
         d.counts.missing,
-        (1u64 << 20) * (1 << 20) + (1 << 20) * 8,
+        cpus * (1 << 28) + cpus * 8,
         "every slot counted missing"
     );
 }
@@ -903,8 +963,42 @@ fn crash_phase_flag_alone_starts_the_crash_path() {
     );
     b.record(0, Kind::Probe, at("do_idle", 0), 0, 0, NO_POINT);
     let d = dec(&b.build());
-    assert_eq!((d.verdict.state, d.verdict.cpu), (State::Hung, Some(1)));
+    // v2: the flag is CPU 1's own; the notifier ran without
+    // crash_kexec_post_notifiers, so __crash_kexec had nothing to kexec.
+    assert_eq!((d.verdict.state, d.verdict.cpu), (State::NoKdump, Some(1)));
     assert_eq!(d.verdict.last.as_ref().map(Rec::seq), Some(pn));
+    assert_eq!(
+        verdict_line(&d),
+        "verdict: no-kdump: panic on CPU 1 with no crash kernel loaded \
+         (last: the panic notifier)"
+    );
+    // With crash_kexec_post_notifiers the notifiers come first: still on
+    // the way to __crash_kexec.
+    b.area.header.flags = crate::format::HDR_POST_NOTIFIERS;
+    let d = dec(&b.build());
+    assert_eq!((d.verdict.state, d.verdict.cpu), (State::Hung, Some(1)));
+    assert_eq!(d.verdict.next_expected.as_deref(), Some("crash-kexec"));
+}
+
+#[test]
+fn machine_kexec_alone_is_a_kexec_reboot_not_the_crash_path() {
+    // No panic, no __crash_kexec, no crash flag of its own: `kexec -e`.
+    let mut p = crash_points(2);
+    p.b.probe(1, p.mk, 0, 0);
+    let d = dec(&p.b.build());
+    assert_eq!(
+        (d.verdict.state, d.verdict.core.crash_cpu),
+        (State::Rebooted, None)
+    );
+    assert_eq!(
+        verdict_line(&d),
+        "verdict: rebooted: kexec -e at machine_kexec+0x0 on CPU 1"
+    );
+    // With the CPU's own crash flag (v2) it is the crash path.
+    let mut p = crash_points(2);
+    p.b.probe(1, p.mk, 0, REC_CRASH_PHASE);
+    let d = dec(&p.b.build());
+    assert_eq!(d.verdict.state, State::Unconfirmed);
 }
 
 #[test]
@@ -932,10 +1026,14 @@ fn verdict_hung_from_stuck_samples_without_softlockup() {
     assert_eq!(d.verdict.last.as_ref().map(Rec::seq), Some(last_bc));
     assert!(text(&d).contains("CPU 1: stuck: last 3 samples in spin_forever (pid 99)"));
     assert_eq!(json(&d)["stuck_samples"][0]["symbol"], "spin_forever");
-    // Without symbols the pcs differ: not stuck.
-    let d = dec(&img);
-    assert!(d.stuck.is_empty());
-    assert_eq!(d.verdict.state, State::NoCrash);
+    // Without symbols: the same verdict (pcs within STUCK_PC_SPAN), no name.
+    let d2 = dec(&img);
+    assert_eq!(d2.stuck.len(), 1);
+    assert_eq!(d2.stuck[0].sym, None);
+    assert_eq!(
+        (d2.verdict.state, d2.verdict.reason, d2.verdict.cpu),
+        (d.verdict.state, d.verdict.reason, d.verdict.cpu)
+    );
 }
 
 #[test]
@@ -949,8 +1047,8 @@ fn stuck_needs_same_pid_busy_and_three_in_a_row() {
     for f in [0, 0, 0, REC_IDLE] {
         b.sample(1, 0x6000, 3, f);
     }
-    // CPU 2: same pc and pid, but only two in a row.
-    for pc in [0x7000, 0x7100, 0x7000, 0x7000] {
+    // CPU 2: same pid, but the newest pcs are 16 KiB apart: not one loop.
+    for pc in [0x7000, 0x7100, 0xb000, 0x7000] {
         b.sample(2, pc, 4, 0);
     }
     let d = dec(&b.build());
@@ -971,7 +1069,7 @@ fn stuck_needs_same_pid_busy_and_three_in_a_row() {
     assert_eq!(d.verdict.last.as_ref().map(|r| r.kind), Some(Kind::Sample));
     assert_eq!(
         verdict_line(&d),
-        "verdict: hung on CPU 0 after 0x8000; crash kernel not reached"
+        "verdict: hung on CPU 0 after 0x8000; stuck: last 4 samples within 0x8000..0x8000"
     );
 }
 
@@ -991,7 +1089,7 @@ fn verdict_hung_in_kexec_load() {
     assert_eq!(
         verdict_line(&d),
         "verdict: hung on CPU 0 after icache_inval_pou+0x0 \
-         (next expected: return from machine_kexec_post_load); crash kernel not reached"
+         (next expected: return from machine_kexec_post_load); kexec -p load did not return"
     );
     // It returned: a completed load is not a hang.
     b.record(

@@ -4,8 +4,9 @@
 
 use super::{SymbolMap, TrailBuilder};
 use crate::format::{
-    Arch, Kind, Role, HDR_CRASH_KERNEL_REACHED, NO_POINT, POINT_MISSING, POINT_REFUSED,
-    REC_CRASH_PHASE, REC_IDLE, REC_LOAD_PHASE, REC_USER,
+    Arch, Kind, Role, HDR_CRASH_KERNEL_REACHED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS,
+    KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT, NO_POINT, POINT_MISSING, POINT_REFUSED,
+    REC_CRASH_PHASE, REC_IDLE, REC_IRQS_OFF, REC_LOAD_PHASE, REC_STOPPED, REC_USER,
 };
 
 /// A generated fixture.
@@ -50,6 +51,8 @@ const ARM64_FUNCS: &[&str] = &[
     "__handle_sysrq",
     "ipi_handler",
     "kexec_file_load",
+    "emergency_restart",
+    "hangtrail_panic_notify",
     "_etext",
 ];
 
@@ -68,6 +71,10 @@ const X86_FUNCS: &[&str] = &[
     "vfs_write",
     "sysrq_handle_crash",
     "watchdog_timer_fn",
+    "kernel_kexec",
+    "kdump_nmi_callback",
+    "nmi_trigger_cpumask_backtrace",
+    "test_lockup_irqs_off",
     "_etext",
 ];
 
@@ -161,13 +168,16 @@ pub fn handoff() -> Scenario {
     b.area.header.flags = HDR_CRASH_KERNEL_REACHED;
     b.record(0, Kind::Start, 0, 7, 0, NO_POINT);
     b.step_ns = 250_000_000;
-    for _ in 0..3 {
+    for i in 0..3 {
         b.probe(0, wd, 0, 0);
         b.sample(0, k.at("default_idle", 0x14), 0, REC_IDLE);
         b.probe(1, wd, 0, 0);
-        b.sample(1, k.at("vfs_write", 0x88), 1234, 0);
+        if i < 2 {
+            b.sample(1, k.at("vfs_write", 0x88), 1234, 0);
+        } else {
+            b.sample(1, 0x7f3a_1c20_4e10, 1234, REC_USER);
+        }
     }
-    b.sample(1, 0x7f3a_1c20_4e10, 1234, REC_USER);
     b.step_ns = 40_000;
     b.probe(1, panic, 0xffff_ffff_8260_0000 + k.slide, C);
     b.probe(1, ck, 0, C);
@@ -424,6 +434,216 @@ pub fn empty() -> Scenario {
     }
 }
 
+/// Samples every `period` on `cpus` for `n` rounds: idle on all but
+/// `busy`, which runs `pc` as `pid`.
+fn rounds(
+    b: &mut TrailBuilder,
+    cpus: &[u32],
+    n: usize,
+    idle: u64,
+    busy: Option<(u32, u64, u64, u8)>,
+) {
+    for _ in 0..n {
+        for &cpu in cpus {
+            match busy {
+                Some((c, pc, pid, flags)) if c == cpu => b.sample(cpu, pc, pid, flags),
+                _ => b.sample(cpu, idle, 0, REC_IDLE),
+            };
+        }
+    }
+}
+
+/// x86_64 v2, 2 CPUs: `kexec -e` into a loaded kernel. machine_kexec is
+/// hit, but after kernel_kexec and with the default image: a reboot.
+pub fn kexec_reboot() -> Scenario {
+    let k = Kernel::x86_64();
+    let mut b = k.builder(Arch::X86_64, 2);
+    let CrashPath { mk, .. } = k.crash_path(
+        &mut b,
+        "native_machine_crash_shutdown",
+        "nmi_shootdown_cpus",
+    );
+    let kk = k.point(&mut b, "kernel_kexec", Role::KernelKexec);
+    b.area.header.sample_period_ns = 1_200_000_000;
+    b.record(0, Kind::Start, 0, 7, 0, NO_POINT);
+    b.step_ns = 600_000_000;
+    rounds(&mut b, &[0, 1], 4, k.at("default_idle", 0x14), None);
+    b.step_ns = 50_000;
+    b.probe(1, kk, 0, 0);
+    b.probe(1, mk, 0, 0);
+    b.record(
+        1,
+        Kind::KexecImage,
+        0xffff_8880_0123_4000,
+        KEXEC_IMAGE_DEFAULT,
+        0,
+        mk,
+    );
+    Scenario {
+        name: "synth-kexec-reboot-x86_64",
+        trail: b.build(),
+        system_map: k.map.system_map(),
+    }
+}
+
+/// arm64 v2, 2 CPUs, `panic=1`, no crash kernel loaded: panic, __crash_kexec
+/// says nothing is loaded, the panic notifier runs, the panic timeout
+/// restarts the machine.
+pub fn no_kdump() -> Scenario {
+    let k = Kernel::arm64();
+    let mut b = k.builder(Arch::Arm64, 2);
+    let CrashPath { panic, ck, .. } =
+        k.crash_path(&mut b, "machine_crash_shutdown", "crash_smp_send_stop");
+    let pn = k.point(&mut b, "hangtrail_panic_notify", Role::PanicNotifier);
+    let er = k.point(&mut b, "emergency_restart", Role::EmergencyRestart);
+    b.area.header.sample_period_ns = 1_200_000_000;
+    b.area.header.panic_timeout = 1;
+    b.record(0, Kind::Start, 0, 8, 0, NO_POINT);
+    b.step_ns = 600_000_000;
+    rounds(&mut b, &[0, 1], 4, k.at("do_idle", 0x1f0), None);
+    b.step_ns = 30_000;
+    b.record(
+        1,
+        Kind::Probe,
+        k.at("sysrq_handle_crash", 0),
+        0,
+        0,
+        NO_POINT,
+    );
+    b.probe(1, panic, 0, C);
+    b.probe(1, ck, 0, C);
+    b.record(1, Kind::CrashLoaded, k.at("__crash_kexec", 0x2c), 0, C, ck);
+    b.probe(1, pn, 0, C);
+    b.step_ns = 1_000_000_000;
+    b.probe(1, er, 0, C);
+    Scenario {
+        name: "synth-no-kdump-arm64",
+        trail: b.build(),
+        system_map: k.map.system_map(),
+    }
+}
+
+/// x86_64 v2, 2 CPUs: CPU 1 spins with interrupts masked; its samples stop,
+/// the hard-lockup detector on CPU 0 finds it and the backtrace NMI records
+/// where it spins. No panic (hardlockup_panic=0); the machine was reset.
+pub fn hard_lockup() -> Scenario {
+    let k = Kernel::x86_64();
+    let mut b = k.builder(Arch::X86_64, 2);
+    k.crash_path(
+        &mut b,
+        "native_machine_crash_shutdown",
+        "nmi_shootdown_cpus",
+    );
+    let hl = k.point(
+        &mut b,
+        "nmi_trigger_cpumask_backtrace",
+        Role::HardLockupCheck,
+    );
+    b.area.header.sample_period_ns = 1_200_000_000;
+    b.area.header.flags = HDR_NMI_REACHES_IRQS_OFF;
+    b.record(0, Kind::Start, 0, 7, 0, NO_POINT);
+    b.step_ns = 600_000_000;
+    rounds(&mut b, &[0, 1], 3, k.at("default_idle", 0x14), None);
+    // CPU 1 masks interrupts: only CPU 0 samples from here.
+    rounds(&mut b, &[0], 8, k.at("default_idle", 0x14), None);
+    b.step_ns = 20_000;
+    b.probe(0, hl, 0, 0);
+    b.record(0, Kind::HardLockup, 0, 1, 0, hl);
+    let spin = k.at("test_lockup_irqs_off", 0x22);
+    b.context(
+        1,
+        Kind::LockupContext,
+        spin,
+        0xffff_c900_0001_3e80,
+        k.at("test_lockup_irqs_off", 0x90),
+        REC_IRQS_OFF,
+    );
+    Scenario {
+        name: "synth-hard-lockup-x86_64",
+        trail: b.build(),
+        system_map: k.map.system_map(),
+    }
+}
+
+/// arm64 v2, 4 CPUs, crash_kexec_post_notifiers: the notifier runs before
+/// __crash_kexec; CPUs 1 and 2 stop and record their context, CPU 3's stop
+/// handler was skipped by kprobes (unknown); the crash CPU reaches
+/// machine_kexec with the crash image and nothing marks the crash kernel.
+pub fn post_notifiers() -> Scenario {
+    let k = Kernel::arm64();
+    let mut b = k.builder(Arch::Arm64, 4);
+    let CrashPath {
+        panic,
+        ck,
+        shut,
+        stop,
+        save,
+        mk,
+    } = k.crash_path(&mut b, "machine_crash_shutdown", "crash_smp_send_stop");
+    let pn = k.point(&mut b, "hangtrail_panic_notify", Role::PanicNotifier);
+    b.area.header.sample_period_ns = 1_200_000_000;
+    b.area.header.flags = HDR_POST_NOTIFIERS;
+    b.record(0, Kind::Start, 0, 8, 0, NO_POINT);
+    b.step_ns = 300_000_000;
+    rounds(
+        &mut b,
+        &[0, 1, 2, 3],
+        4,
+        k.at("do_idle", 0x1f0),
+        Some((2, 0xaaaa_dead_0010, 88, REC_USER)),
+    );
+    b.step_ns = 30_000;
+    b.probe(0, panic, 0, C);
+    b.probe(0, pn, 0, C);
+    b.probe(0, ck, 0, C);
+    b.record(0, Kind::CrashLoaded, k.at("__crash_kexec", 0x2c), 1, C, ck);
+    b.probe(0, shut, 0, C);
+    b.probe(0, stop, 0, C);
+    for cpu in [1, 2] {
+        b.probe(cpu, save, u64::from(cpu), REC_STOPPED);
+        b.context(
+            cpu,
+            Kind::StopContext,
+            k.at("ipi_handler", 0x40 * u64::from(cpu)),
+            0xffff_8000_8400_3e00,
+            k.at("do_idle", 0x1f4),
+            REC_STOPPED,
+        );
+    }
+    b.record(
+        0,
+        Kind::StopResult,
+        k.at("crash_smp_send_stop", 0xd4),
+        1,
+        C,
+        stop,
+    );
+    b.stop_map(0, 0, 1 << 3, 1, 1, C);
+    b.probe(0, save, 0, C);
+    b.context(
+        0,
+        Kind::StopContext,
+        k.at("crash_save_cpu", 0),
+        0xffff_8000_8400_3c00,
+        k.at("machine_crash_shutdown", 0x3c),
+        C,
+    );
+    b.probe(0, mk, 0, C);
+    b.record(
+        0,
+        Kind::KexecImage,
+        0xffff_0000_0165_ec00,
+        KEXEC_IMAGE_CRASH,
+        C,
+        mk,
+    );
+    Scenario {
+        name: "synth-post-notifiers-arm64",
+        trail: b.build(),
+        system_map: k.map.system_map(),
+    }
+}
+
 /// Every synthetic scenario.
 pub fn all() -> Vec<Scenario> {
     vec![
@@ -433,5 +653,9 @@ pub fn all() -> Vec<Scenario> {
         kexec_load_hang(),
         no_crash_damaged(),
         empty(),
+        kexec_reboot(),
+        no_kdump(),
+        hard_lockup(),
+        post_notifiers(),
     ]
 }
