@@ -20,7 +20,6 @@ void hangtrail_wmb(void) { wmb(); }
 bool hangtrail_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
 struct pt_regs *hangtrail_irq_regs(void) { return get_irq_regs(); }
 unsigned long hangtrail_regs_pc(struct pt_regs *regs) { return instruction_pointer(regs); }
-unsigned long hangtrail_regs_fp(struct pt_regs *regs) { return frame_pointer(regs); }
 unsigned long hangtrail_regs_arg0(struct pt_regs *regs) { return regs_get_kernel_argument(regs, 0); }
 unsigned long hangtrail_regs_return_value(struct pt_regs *regs) { return regs_return_value(regs); }
 bool hangtrail_user_mode(struct pt_regs *regs) { return user_mode(regs); }
@@ -31,3 +30,21 @@ bool hangtrail_is_kdump_kernel(void) { return is_kdump_kernel(); }
 void *hangtrail_ioremap(phys_addr_t addr, size_t size) { return (void __force *)ioremap(addr, size); }
 void hangtrail_iounmap(void *addr) { iounmap((void __iomem __force *)addr); }
 void hangtrail_local_irq_disable(void) { local_irq_disable(); }
+
+/* The hard-lockup hook (hardlockup.rs) and caller frames (stacktrace.rs). */
+#include <linux/cpumask.h>
+#include <linux/hardirq.h>
+unsigned long hangtrail_regs_arg1(struct pt_regs *regs) { return regs_get_kernel_argument(regs, 1); }
+unsigned long hangtrail_regs_sp(struct pt_regs *regs) { return kernel_stack_pointer(regs); }
+bool hangtrail_cpumask_test(const struct cpumask *mask, unsigned int cpu) { return cpumask_test_cpu(cpu, mask); }
+bool hangtrail_in_nmi(void) { return in_nmi(); }
+#ifdef CONFIG_X86_64
+bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return regs_irqs_disabled(regs); }
+#endif
+#ifdef CONFIG_ARM64
+#include <asm/cpufeature.h>
+bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return !interrupts_enabled(regs); }
+unsigned long hangtrail_regs_lr(struct pt_regs *regs) { return ptrauth_strip_kernel_insn_pac(regs->regs[30]); }
+unsigned long hangtrail_strip_pac(unsigned long addr) { return ptrauth_strip_kernel_insn_pac(addr); }
+bool hangtrail_uses_irq_prio_masking(void) { return system_uses_irq_prio_masking(); }
+#endif
