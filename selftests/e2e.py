@@ -16,6 +16,7 @@ Results go to $HANGTRAIL_E2E_OUT (default /tmp/hangtrail-e2e)/SCENARIO-ARCH.
 import argparse
 import concurrent.futures
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import htvm  # noqa: E402
 
 ERRNO = {"EINVAL": 22, "EBUSY": 16}
+# The point table's size, from the format the module is built from.
+MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);",
+                           (htvm.TOP / "rust" / "format.rs").read_text()).group(1))
 
 
 class Check:
@@ -72,7 +76,7 @@ BAD_PARAMS = {
     "probes-empty-symbol": ("EINVAL", "bad probes entry '+4'"),
     "stall-syntax": ("EINVAL", "bad inject_stall 'ksys_sync+0x'"),
     # After the warm reset, with a trail in the region: the trail must survive.
-    "too-many-points": ("EINVAL", "more than 48 points"),
+    "too-many-points": ("EINVAL", f"more than {MAX_POINTS} points"),
 }
 
 
