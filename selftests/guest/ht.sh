@@ -27,14 +27,17 @@ ht_end() {
 }
 
 # Sends a file to the host: gzip + base64 between markers, with its md5.
-# printk is silenced while it goes, so no kernel line splits the block.
+# printk is silenced while it goes, so no kernel line splits the block. A
+# snapshot is sent: a live trail (`current`) changes between two reads.
 ht_send() {	# path, name
 	[ -e "$1" ] || { echo "HT-NOFILE $2"; return 1; }
+	cat "$1" > /tmp/ht-send || { echo "HT-NOFILE $2"; return 1; }
 	dmesg -n 1
 	echo "HT-FILE-BEGIN $2"
-	gzip -c < "$1" | base64
-	echo "HT-FILE-END $2 $(md5sum < "$1" | cut -d' ' -f1)"
+	gzip -c < /tmp/ht-send | base64
+	echo "HT-FILE-END $2 $(md5sum < /tmp/ht-send | cut -d' ' -f1)"
 	dmesg -n 7
+	rm -f /tmp/ht-send
 }
 
 # Loads hangtrail.ko on the run's region, with the run's parameters ($@ adds
