@@ -28,7 +28,6 @@ void hangtrail_wmb(void);
 bool hangtrail_cpu_online(unsigned int cpu);
 struct pt_regs *hangtrail_irq_regs(void);
 unsigned long hangtrail_regs_pc(struct pt_regs *regs);
-unsigned long hangtrail_regs_fp(struct pt_regs *regs);
 unsigned long hangtrail_regs_arg0(struct pt_regs *regs);
 unsigned long hangtrail_regs_return_value(struct pt_regs *regs);
 bool hangtrail_user_mode(struct pt_regs *regs);
@@ -53,3 +52,16 @@ unsigned long hangtrail_regs_lr(struct pt_regs *regs);
 struct kretprobe *hangtrail_kretprobe_of(struct kretprobe_instance *ri);
 bool hangtrail_can_clean_cache(void);
 void hangtrail_clean_cache(void *addr, size_t size);
+
+/* The hard-lockup hook (hardlockup.rs) and caller frames (stacktrace.rs). */
+#include <linux/cpumask.h>
+#include <linux/stacktrace.h>
+#ifdef CONFIG_X86_64
+#include <asm/nmi.h>
+#endif
+unsigned long hangtrail_regs_arg1(struct pt_regs *regs);
+bool hangtrail_cpumask_test(const struct cpumask *mask, unsigned int cpu);
+bool hangtrail_in_nmi(void);
+/* arm64 only: */
+unsigned long hangtrail_strip_pac(unsigned long addr);
+bool hangtrail_uses_irq_prio_masking(void);

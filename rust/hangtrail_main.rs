@@ -30,6 +30,8 @@ mod stop;
 // Shared with the decoder (the one verdict implementation).
 #[allow(dead_code, unreachable_pub)]
 mod verdict;
+mod hardlockup;
+mod stacktrace;
 
 use format::{Header, HeaderArea, Kind, Role, Trail};
 use plan::{Spec, SpecError};
@@ -163,6 +165,9 @@ fn start<'a>(
         return Err(ENOENT);
     }
     registered += live.register_notifier()? as usize;
+    if !hardlockup::start() {
+        pr_warn!("no hard-lockup context hook: a hard lockup names the CPU only\n");
+    }
     write_points(live)?;
     live.writer.write(&Crumb::new(Kind::Start, format::NO_POINT, 0, registered as u64));
     Ok(registered)
@@ -361,6 +366,7 @@ fn new_header(phys: u64, size: usize, nr_cpus: u32, ring_records: u32) -> Header
     h.ring_records = ring_records;
     h.samples_per_cpu = format::SAMPLES_PER_CPU as u32;
     h.arch = format::Arch::native().map_or(0, |a| a as u32);
+    h.flags |= hardlockup::header_flags();
     // SAFETY: fills the 16 bytes given.
     unsafe { bindings::get_random_bytes(h.boot_id.as_mut_ptr().cast(), h.boot_id.len()) };
     // SAFETY: `init_uts_ns` is the kernel's static; `release` is a

@@ -21,7 +21,6 @@ void hangtrail_wmb(void) { wmb(); }
 bool hangtrail_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
 struct pt_regs *hangtrail_irq_regs(void) { return get_irq_regs(); }
 unsigned long hangtrail_regs_pc(struct pt_regs *regs) { return instruction_pointer(regs); }
-unsigned long hangtrail_regs_fp(struct pt_regs *regs) { return frame_pointer(regs); }
 unsigned long hangtrail_regs_arg0(struct pt_regs *regs) { return regs_get_kernel_argument(regs, 0); }
 unsigned long hangtrail_regs_return_value(struct pt_regs *regs) { return regs_return_value(regs); }
 bool hangtrail_user_mode(struct pt_regs *regs) { return user_mode(regs); }
@@ -47,3 +46,15 @@ bool hangtrail_regs_irqs_off(struct pt_regs *regs) { return regs_irqs_disabled(r
 struct kretprobe *hangtrail_kretprobe_of(struct kretprobe_instance *ri) { return get_kretprobe(ri); }
 bool hangtrail_can_clean_cache(void) { return IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API); }
 void hangtrail_clean_cache(void *addr, size_t size) { arch_wb_cache_pmem(addr, size); }
+
+/* The hard-lockup hook (hardlockup.rs) and caller frames (stacktrace.rs). */
+#include <linux/cpumask.h>
+#include <linux/hardirq.h>
+unsigned long hangtrail_regs_arg1(struct pt_regs *regs) { return regs_get_kernel_argument(regs, 1); }
+bool hangtrail_cpumask_test(const struct cpumask *mask, unsigned int cpu) { return cpumask_test_cpu(cpu, mask); }
+bool hangtrail_in_nmi(void) { return in_nmi(); }
+#ifdef CONFIG_ARM64
+#include <asm/cpufeature.h>
+unsigned long hangtrail_strip_pac(unsigned long addr) { return ptrauth_strip_kernel_insn_pac(addr); }
+bool hangtrail_uses_irq_prio_masking(void) { return system_uses_irq_prio_masking(); }
+#endif

@@ -42,6 +42,12 @@ const COMMON: &[Builtin] = &[
     point(Role::WatchdogTimer, &["watchdog_timer_fn"], false),
     point(Role::WatchdogTouch, &["softlockup_fn"], false),
     point(Role::SoftLockupTaint, &["add_taint"], false),
+    // The hard-lockup detector's backtrace request (hardlockup.rs).
+    point(
+        Role::HardLockupCheck,
+        &["nmi_trigger_cpumask_backtrace", "arch_trigger_cpumask_backtrace"],
+        false,
+    ),
 ];
 
 /// x86_64: `machine_crash_shutdown` calls `native_machine_crash_shutdown`

@@ -15,6 +15,7 @@ use crate::phase;
 use crate::plan::{self, Spec};
 use crate::region::{Crumb, Region, Writer};
 use crate::softlockup;
+use crate::hardlockup;
 use crate::stop;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -174,6 +175,7 @@ impl Live {
     /// Unregisters everything and unpublishes `self`. After this returns no
     /// handler runs or will run with a reference to `self`.
     pub(crate) fn stop(&mut self) {
+        hardlockup::stop();
         if self.notifier_registered {
             // SAFETY: registered in `start`; unregistering waits (RCU) for
             // running callbacks.
@@ -318,6 +320,7 @@ unsafe extern "C" fn pre_handler(kp: *mut bindings::kprobe, regs: *mut bindings:
         Role::WatchdogTimer => return softlockup::on_timer(live, regs),
         Role::WatchdogTouch => return softlockup::on_touch(),
         Role::SoftLockupTaint => return softlockup::on_taint(live, p.index, regs),
+        Role::HardLockupCheck if hardlockup::on_trigger(live, p.index, p.point.addr, regs) => return 0,
         Role::PanicEntry => phase::enter_crash(),
         Role::CrashKexec => {
             phase::enter_stopper();

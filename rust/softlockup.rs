@@ -11,22 +11,24 @@
 //!   watchdog's own touch timestamp, which is static, is mirrored here);
 //! - `add_taint(TAINT_SOFTLOCKUP)`, reached after the report: the soft lockup
 //!   record with the interrupted pc, the stuck duration, comm/pid, and the
-//!   first caller frames, each symbolized now so that a pc inside a module
-//!   still decodes after the reboot.
+//!   first caller frames (from the kernel's own unwinder, `stacktrace.rs`),
+//!   each symbolized now so that a pc inside a module still decodes after
+//!   the reboot.
 
 use crate::bindings;
 use crate::format::{self, Kind, PAYLOAD_LEN};
 use crate::probes::{phase, record, Live};
 use crate::region::{Crumb, MAX_CPUS};
+use crate::stacktrace::Walk;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// At least `KSYM_SYMBOL_LEN` (a C expression bindgen cannot evaluate; about
 /// 640 bytes on 6.x), what `sprint_symbol` may write.
-const SYMBOL_LEN: usize = 1024;
+pub(crate) const SYMBOL_LEN: usize = 1024;
 
 /// Caller frames recorded with a soft lockup.
-const FRAMES: usize = 4;
+const FRAMES: usize = 6;
 
 /// `local_clock()` of the last `softlockup_fn` run per CPU (0 = never).
 static TOUCHED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
@@ -89,10 +91,9 @@ pub(crate) fn on_taint(live: &Live, point: u16, regs: *mut bindings::pt_regs) ->
 
     // SAFETY: `irq` is valid for the interrupt's duration; `current` and its
     // comm (a fixed 16-byte array) are valid in any context.
-    let (pc, fp, pid, comm) = unsafe {
+    let (pc, pid, comm) = unsafe {
         (
             bindings::hangtrail_regs_pc(irq) as u64,
-            bindings::hangtrail_regs_fp(irq) as u64,
             bindings::hangtrail_current_pid() as u32,
             core::slice::from_raw_parts(bindings::hangtrail_current_comm(), 16),
         )
@@ -104,7 +105,10 @@ pub(crate) fn on_taint(live: &Live, point: u16, regs: *mut bindings::pt_regs) ->
     let seq = record(live, &c);
     write_name(live, seq, pc);
 
-    for (depth, ret) in callers(fp).enumerate() {
+    // Walked from here, through the kprobe and the hrtimer interrupt, to
+    // the interrupted context at `pc` and on to its callers.
+    let walk = Walk::here();
+    for (depth, ret) in walk.callers_of(pc).take(FRAMES).enumerate() {
         let mut f = Crumb::new(Kind::Frame, point, ret, depth as u64);
         f.flags = phase();
         let seq = record(live, &f);
@@ -113,40 +117,10 @@ pub(crate) fn on_taint(live: &Live, point: u16, regs: *mut bindings::pt_regs) ->
     0
 }
 
-/// Return addresses up the frame-record chain from `fp` (x86_64 with frame
-/// pointers, arm64 always: `[fp] = caller's fp, [fp + 8] = return address`).
-/// Each read goes through `copy_from_kernel_nofault`, and the walk only goes
-/// up one stack, so a garbage chain ends the walk instead of faulting.
-fn callers(mut fp: u64) -> impl Iterator<Item = u64> {
-    let mut n = 0;
-    core::iter::from_fn(move || {
-        if !cfg!(CONFIG_FRAME_POINTER) || n == FRAMES || fp == 0 || fp % 8 != 0 {
-            return None;
-        }
-        let mut frame = [0u64; 2];
-        // SAFETY: reads 16 bytes into `frame`; a bad `fp` makes the copy fail
-        // instead of faulting.
-        let err = unsafe {
-            bindings::copy_from_kernel_nofault(
-                frame.as_mut_ptr().cast(),
-                fp as usize as *const _,
-                core::mem::size_of_val(&frame),
-            )
-        };
-        let (next, ret) = (frame[0], frame[1]);
-        if err != 0 || ret == 0 || next <= fp || next - fp > 64 * 1024 {
-            return None;
-        }
-        fp = next;
-        n += 1;
-        Some(ret)
-    })
-}
-
 /// Stores `pc`'s symbol (`name+0xoff/0xsize [module]`) as `Name` records
 /// owned by record `owner`: kallsyms is there now, the module may not be
 /// after the reboot.
-fn write_name(live: &Live, owner: u64, pc: u64) {
+pub(crate) fn write_name(live: &Live, owner: u64, pc: u64) {
     if owner == 0 {
         return;
     }

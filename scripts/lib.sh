@@ -13,12 +13,17 @@ export PATH=/usr/lib/llvm-19/bin:$HOME/.cargo/bin:$PATH
 log() { printf 'hangtrail: %s\n' "$*" >&2; }
 die() { printf 'hangtrail: error: %s\n' "$*" >&2; exit 1; }
 
-# Debian arch names vs kernel ARCH values.
+# Guest kernel names: an arch (x86_64, arm64), or ARCH-VARIANT, the arch's
+# kernel with selftests/kconfig/ARCH-VARIANT.config on top (arm64-pnmi:
+# pseudo-NMI). Prints the kernel ARCH value of a name.
 kernel_arch() {
 	case "$1" in
-	x86_64) echo x86_64 ;;
-	arm64) echo arm64 ;;
-	*) die "unknown arch '$1' (x86_64 or arm64)" ;;
+	x86_64|arm64) echo "$1" ;;
+	x86_64-*|arm64-*)
+		[ -f "$TOP/selftests/kconfig/$1.config" ] ||
+			die "unknown kernel variant '$1' (no selftests/kconfig/$1.config)"
+		echo "${1%%-*}" ;;
+	*) die "unknown arch '$1' (x86_64, arm64, or ARCH-VARIANT)" ;;
 	esac
 }
 
@@ -41,4 +46,18 @@ kernel_source() {
 		fi
 	) 9>"$CACHE/src/.lock"
 	echo "$src"
+
+# The config fragments of a kernel name, base first: a later one wins.
+kernel_frags() {
+	local arch
+	arch=$(kernel_arch "$1") || exit 1
+	echo "$TOP/selftests/kconfig/common.config"
+	echo "$TOP/selftests/kconfig/$arch.config"
+	[ "$1" = "$arch" ] || echo "$TOP/selftests/kconfig/$1.config"
+}
+
+# Cache dir prefix of a kernel name: a variant's is ARCH_VARIANT, so that an
+# ARCH-* glob never takes it for a build of the plain arch.
+kernel_cache_name() {
+	echo "${1//-/_}"
 }

@@ -6,14 +6,18 @@ Output is KTAP-style (kselftest): one `ok`/`not ok` line per scenario and
 arch, `# ` diagnostics for each failed assertion, and a closing
 `N passed, N failed, N skipped` line. The two arches run side by side.
 
-  selftests/e2e.py [-k SUBSTRING] [--arch x86_64|arm64]
+  selftests/e2e.py [-k SUBSTRING] [--arch x86_64|arm64|arm64-pnmi]...
+
+Each scenario runs on the guest kernels it lists (htvm.SCENARIOS: x86_64 and
+arm64, and arm64-pnmi, the arm64 kernel with pseudo-NMI, where it matters).
+Results go to $HANGTRAIL_E2E_OUT (default /tmp/hangtrail-e2e)/SCENARIO-ARCH.
 """
 
 import argparse
 import concurrent.futures
-import re
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -267,6 +271,32 @@ CPU_STOP = {"x86_64": "nmi_shootdown_cpus", "arm64": "crash_smp_send_stop"}
 DELAY_LOOP = {"x86_64": "delay_tsc", "arm64": "__delay"}
 
 
+def kernel_call_trace(lines, after):
+    """Function names of the first call trace the kernel printed after the
+    line containing `after`: its reliable entries only (not `? name`), in
+    the task context (after <TASK> on x86_64)."""
+    start = next((i for i, ln in enumerate(lines) if after in ln), None)
+    if start is None:
+        return []
+    names, inside = [], False
+    for ln in lines[start:]:
+        text = ln.split("] ", 1)[-1].strip()
+        if text.lower().startswith("call trace:"):
+            inside = True
+            continue
+        if not inside or text == "<TASK>" or text.startswith("? "):
+            continue
+        if text.startswith("<") or "+0x" not in text or " " in text.split("+")[0]:
+            break
+        names.append(text.split("+")[0])
+    return names
+
+
+def base_arch(r):
+    """x86_64 or arm64, for a run on any guest kernel."""
+    return htvm.ARCHES[r.arch].arch
+
+
 def by_seq(d, pred):
     """Seq of the first record satisfying pred, or None."""
     return next((r["seq"] for r in d["records"] if pred(r)), None)
@@ -305,6 +335,18 @@ def check_softlockup_kdump(r, c):
     frames = [(f["symbol"], f["module"]) for f in sl.get("frames", [])]
     c.that(("test_wait", "test_lockup") in frames,
            f"test_wait [test_lockup] among the caller frames: {frames}")
+    # The kernel's unwinder (ORC on x86_64) from the kprobe in the hrtimer
+    # interrupt: hangtrail, kprobes, hrtimer and IRQ entry skipped, the
+    # frames are the interrupted context's callers, nearest first: the same
+    # as in the kernel's own soft lockup report (less the stuck function,
+    # which arm64 prints first).
+    kernel = kernel_call_trace(r.lines, "watchdog: BUG: soft lockup - CPU#1")
+    while kernel and kernel[0] == sl.get("symbol"):
+        kernel.pop(0)
+    c.that(len(frames) >= 4, f"at least 4 caller frames: {frames}")
+    c.eq([f[0] for f in frames], kernel[:len(frames)],
+         "caller frames = the kernel's own call trace of the soft lockup")
+    c.eq([f["arg"] for f in sl.get("frames", [])], list(range(len(frames))), "frame depths")
     check_crash_path_order(d, c, lambda x: x["kind"] == "softlockup")
     c.that(r.has("watchdog: BUG: soft lockup - CPU#1"), "the kernel's own soft lockup report")
     c.that(d["header"]["crash_kernel_reached"], "the crash kernel marked the trail reached")
@@ -703,6 +745,68 @@ def check_v1_crash_kernel(r, c):
     c.eq(len(d["records"]), len(fx["records"]), "every record of the fixture is there")
     c.that(any("previous boot stopped after" in v for v in r.values("HT-DMESG")),
            "the crash kernel's dmesg line about the v1 trail")
+HDR_NMI_REACHES_IRQS_OFF = 1 << 1
+
+
+def nmi_reaches_irqs_off(r):
+    """x86_64 always; arm64 only on the pseudo-NMI kernel."""
+    return r.arch != "arm64"
+
+
+def check_hard_lockup(r, c):
+    c.eq(r.boots, ["first", "again"], "boots: warm reset, no panic, no crash kernel")
+    c.that(r.has("Watchdog detected hard LOCKUP on cpu 1"), "the kernel's own hard lockup report")
+    d = r.json()
+    flag = bool(d["header"]["flags"] & HDR_NMI_REACHES_IRQS_OFF)
+    c.eq(flag, nmi_reaches_irqs_off(r), "header: an NMI reaches a CPU with interrupts masked")
+    hl = records(d, kind="hard-lockup")
+    c.that(hl, "a hard-lockup record")
+    c.eq(sorted({(x["cpu"], x["arg"]) for x in hl}), [(0, 1)],
+         "hard-lockup records: CPU 0 (the buddy) found CPU 1 stuck")
+    c.that(all(x["point"] == "nmi_trigger_cpumask_backtrace" for x in hl),
+           f"hard-lockup records at the backtrace request: {[x['point'] for x in hl]}")
+    # sysrq-l came first: a backtrace request of its own, not a hard lockup.
+    req = [x for x in records(d, kind="probe") if x["point"] == "nmi_trigger_cpumask_backtrace"]
+    c.that(req and hl and req[0]["seq"] < hl[0]["seq"],
+           "sysrq-l's backtrace request recorded as a plain probe hit, before the lockup")
+    ctx = records(d, kind="lockup-context")
+    if nmi_reaches_irqs_off(r):
+        c.that(r.has("NMI backtrace for cpu 1"), "the kernel's own backtrace of CPU 1 still printed")
+        c.that(ctx, "a lockup-context record (CPU 1's own, from the backtrace NMI)")
+        c.eq(sorted({x["cpu"] for x in ctx}), [1], "lockup-context written by CPU 1")
+        c.eq({x["symbol"] for x in ctx}, {DELAY_LOOP[base_arch(r)]}, "CPU 1 stuck in the delay loop")
+        c.that(all("irqs-off" in x["flags"] for x in ctx), "the stuck context had interrupts masked")
+        c.that(all(x["arg"] for x in ctx), "lockup-context carries the stuck sp")
+        c.that(hl and ctx and hl[0]["seq"] < ctx[0]["seq"], "request recorded before the answer")
+    else:
+        # No pseudo-NMI: the backtrace IPI waits until CPU 1 unmasks
+        # interrupts; what it would show then is not the stuck context.
+        c.eq(ctx, [], "no lockup-context without an NMI that reaches CPU 1")
+
+
+# The mod branch's per-CPU stop records (StopContext at crash_save_cpu):
+# asserted once the module writes them.
+RECORDS_STOP_CONTEXT = any(
+    "Kind::StopContext" in p.read_text() for p in (htvm.TOP / "rust").glob("*.rs") if p.name != "format.rs")
+
+
+def check_pseudo_nmi(r, c):
+    c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
+    c.that(r.has("irqchip.gicv3_pseudo_nmi=1"), "booted with pseudo-NMI requested")
+    c.that(r.has("GICv3: Pseudo-NMIs enabled"), "the kernel uses pseudo-NMIs")
+    c.that(not r.has("failed to stop secondary CPUs"), "no 'failed to stop secondary CPUs'")
+    c.that(not r.has("Some CPUs may be stale"), "no 'Some CPUs may be stale'")
+    d = r.json()
+    c.eq(d["verdict"]["state"], "handoff", "verdict")
+    c.that(d["header"]["flags"] & HDR_NMI_REACHES_IRQS_OFF, "header: an NMI reaches CPU 1")
+    c.eq([s["cpu"] for s in d["stale_cpus"]], [], "stale_cpus (the NMI stopped CPU 1)")
+    saved = {x["cpu"] for x in d["records"] if x.get("point") == "crash_save_cpu"}
+    c.that(1 in saved, "CPU 1 ran crash_save_cpu from the stop NMI")
+    if RECORDS_STOP_CONTEXT:
+        stop = records(d, kind="stop-context", cpu=1)
+        c.that(stop, "a stop-context record of CPU 1")
+        c.eq({x["symbol"] for x in stop}, {DELAY_LOOP["arm64"]},
+             "CPU 1's interrupted pc at the stop: the test_lockup delay loop")
 
 
 TESTS = [
@@ -723,12 +827,9 @@ TESTS = [
     ("shootdown-stall", check_shootdown_stall),
     ("v1-crash-kernel", check_v1_crash_kernel),
     ("stop-missed", check_stop_missed),
+    ("hard-lockup", check_hard_lockup),
+    ("pseudo-nmi", check_pseudo_nmi),
 ]
-
-# Scenarios an arch cannot run: the x86_64 NMI shootdown has no arm64 twin.
-# A handler that kprobes skip stays unknown only where an NMI stops the CPU
-# (on arm64 without pseudo-NMI the masked CPU never stops: stale-cpu).
-ONLY = {"shootdown-stall": {"x86_64"}, "stop-missed": {"x86_64"}}
 
 # --- runner ---------------------------------------------------------------------
 
@@ -770,23 +871,27 @@ def main():
     ap.add_argument("-k", default="", help="only tests whose name contains this")
     ap.add_argument("--arch", action="append", choices=sorted(htvm.ARCHES))
     a = ap.parse_args()
-    arches = a.arch or ["x86_64", "arm64"]
-    plan = [(f"{sc}/{arch}", arch, sc, fn) for sc, fn in TESTS for arch in arches
-            if a.k in f"{sc}/{arch}" and arch in ONLY.get(sc, {arch})]
+    plan = [(f"{sc}/{arch}", arch, sc, fn) for sc, fn in TESTS
+            for arch in htvm.SCENARIOS[sc].arches
+            if a.k in f"{sc}/{arch}" and (not a.arch or arch in a.arch)]
+    arches = sorted({p[1] for p in plan})
     print("TAP version 13")
     print(f"1..{len(plan)}")
     sys.stdout.flush()
     # Build both arches first (in parallel), so a build error is one clear failure.
-    with concurrent.futures.ThreadPoolExecutor(len(arches)) as ex:
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(arches))) as ex:
         for f in [ex.submit(htvm.prepare, arch) for arch in arches]:
             f.result()
     results = {}
-    with concurrent.futures.ThreadPoolExecutor(len(arches)) as ex:
+    # One guest at a time per arch: a variant's runs (arm64-pnmi) follow its
+    # arch's.
+    groups = sorted({htvm.ARCHES[arch].arch for arch in arches})
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(groups))) as ex:
         futs = {}
-        for arch in arches:
-            mine = [p for p in plan if p[1] == arch]
-            futs[arch] = ex.submit(lambda m: [(p[0], run_test(*p[1:])) for p in m], mine)
-        for arch, f in futs.items():
+        for g in groups:
+            mine = [p for p in plan if htvm.ARCHES[p[1]].arch == g]
+            futs[g] = ex.submit(lambda m: [(p[0], run_test(*p[1:])) for p in m], mine)
+        for g, f in futs.items():
             results.update(dict(f.result()))
     passed = failed = 0
     for n, (name, *_rest) in enumerate(plan, 1):

@@ -93,7 +93,8 @@ again() {
 		ht_send /tmp/devmem.json devmem.json
 	fi
 	# A load that fails after it started a fresh trail (the point table
-	# overflows) must put the trail it found back.
+	# overflows: MAX_POINTS probes= points plus the built-in ones) must put the
+	# trail it found back.
 	bad too-many-points mem_address="$HT_REGION_ADDR" mem_size="$HT_REGION_SIZE" \
 		probes="$(seq 1 "$HT_MAX_POINTS" | sed 's/^/ksys_sync+/' | paste -sd, -)"
 	ht_insmod || ht_fail "insmod after reset"
