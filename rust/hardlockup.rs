@@ -9,8 +9,11 @@
 //! cpu N" and asks that CPU for its backtrace, `trigger_single_cpu_backtrace`
 //! → `arch_trigger_cpumask_backtrace` → `nmi_trigger_cpumask_backtrace(mask,
 //! -1, raise)`, the plan's `HardLockupCheck` point. Called from
-//! `watchdog_hardlockup_check` (seen in the kernel's own stack walk) with no
-//! excluded CPU, it is the detection: a `HardLockup` record per CPU in the
+//! `watchdog_hardlockup_check` with no excluded CPU, it is the detection
+//! (the caller is the return address at the probed entry, where
+//! `arch_trigger_cpumask_backtrace` tail-calls, else found in the kernel's
+//! stack walk; that walk cannot cross an optimized kprobe's trampoline on
+//! an ORC kernel, hence both): a `HardLockup` record per CPU in the
 //! mask, written on the detecting CPU, and a request left pending for that
 //! CPU. Other callers (sysrq-l, RCU stalls, the detector's all-CPU dump,
 //! which excludes the stuck CPU) only leave the point's usual probe record.
@@ -84,7 +87,7 @@ pub(crate) fn on_trigger(live: &Live, point: u16, addr: u64, regs: *mut bindings
             bindings::hangtrail_regs_arg1(regs) as i32,
         )
     };
-    if mask.is_null() || exclude != -1 || !from_detector() {
+    if mask.is_null() || exclude != -1 || !from_detector(regs) {
         return false;
     }
     // SAFETY: no preconditions.
@@ -110,15 +113,47 @@ pub(crate) fn on_trigger(live: &Live, point: u16, addr: u64, regs: *mut bindings
     true
 }
 
-/// Whether the current call chain comes from `watchdog_hardlockup_check`.
-fn from_detector() -> bool {
+/// Whether the probed function (at its entry, `regs`) was called from
+/// `watchdog_hardlockup_check`: its return address, or any address of the
+/// kernel's walk of this stack.
+fn from_detector(regs: *mut bindings::pt_regs) -> bool {
     let mut text = [0u8; crate::softlockup::SYMBOL_LEN];
-    Walk::here().entries().any(|a| {
+    let mut in_detector = |a: u64| {
         // SAFETY: `text` has KSYM_SYMBOL_LEN bytes; the lookup takes any
         // address.
         let n = unsafe { bindings::sprint_symbol(text.as_mut_ptr(), a as usize) };
         text[..(n.max(0) as usize).min(text.len())].starts_with(DETECTOR)
-    })
+    };
+    in_detector(entry_return_address(regs)) || Walk::here().entries().any(in_detector)
+}
+
+/// The return address of a function probed at its entry: arm64 x30.
+#[cfg(CONFIG_ARM64)]
+fn entry_return_address(regs: *mut bindings::pt_regs) -> u64 {
+    // SAFETY: `regs` is the probed context's register set.
+    unsafe { bindings::hangtrail_regs_lr(regs) as u64 }
+}
+
+/// The return address of a function probed at its entry: x86_64 the word
+/// at its sp (0 if unreadable).
+#[cfg(not(CONFIG_ARM64))]
+fn entry_return_address(regs: *mut bindings::pt_regs) -> u64 {
+    let mut ra = 0u64;
+    // SAFETY: `regs` is the probed context's register set; the copy reads 8
+    // bytes at its sp into `ra` and fails instead of faulting.
+    let err = unsafe {
+        let sp = bindings::hangtrail_regs_sp(regs);
+        bindings::copy_from_kernel_nofault(
+            core::ptr::addr_of_mut!(ra).cast(),
+            sp as *const core::ffi::c_void,
+            core::mem::size_of::<u64>(),
+        )
+    };
+    if err == 0 {
+        ra
+    } else {
+        0
+    }
 }
 
 /// Takes this CPU's pending request, if one is younger than `PENDING_NS`.

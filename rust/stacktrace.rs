@@ -15,7 +15,10 @@
 //!
 //! On arm64 a leaf function that did not push a frame record leaves its
 //! caller out of the walk (the return address is only in x30): the first
-//! frame is then its caller's caller.
+//! frame is then its caller's caller. On an ORC kernel the walk from a
+//! kprobe handler stops at an *optimized* kprobe's trampoline (no ORC data
+//! for it): it crosses int3 and ftrace-based kprobes (a function's entry on
+//! a kernel with ftrace, as `add_taint`), IRQ and NMI entries.
 
 use crate::bindings;
 
