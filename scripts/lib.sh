@@ -46,6 +46,7 @@ kernel_source() {
 		fi
 	) 9>"$CACHE/src/.lock"
 	echo "$src"
+}
 
 # The config fragments of a kernel name, base first: a later one wins.
 kernel_frags() {
