@@ -485,9 +485,12 @@ def check_channel(r, c):
         if not c.that(name in r.files, f"{name} arrived"):
             continue
         # The flood really overlapped this transfer on the console.
-        start = next(i for i, ln in enumerate(r.lines) if ln == f"HT-SENDING {name}")
+        # Console lines can be split by the flood: look inside them.
+        start = next((i for i, ln in enumerate(r.lines) if f"HT-SENDING {name}" in ln), None)
+        if not c.that(start is not None, f"HT-SENDING {name} on the console"):
+            continue
         end = next((i for i, ln in enumerate(r.lines) if i > start and
-                    ln.startswith(f"HT-FILE {name} ")), len(r.lines))
+                    f"HT-FILE {name}" in ln), len(r.lines))
         flood = sum("ht-flood" in ln for ln in r.lines[start:end])
         c.that(flood >= 20, f"kernel messages on the console during {name}'s transfer: {flood}")
 

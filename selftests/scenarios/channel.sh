@@ -19,7 +19,8 @@ first() {
 	sleep 1
 	echo t > /proc/sysrq-trigger
 	for f in /tmp/random.bin /proc/kallsyms; do
-		echo "HT-SENDING ${f##*/}"
+		# Through printk: a tty line can be split by the flood.
+		echo "HT-SENDING ${f##*/}" > /dev/kmsg
 		ht_send "$f" "${f##*/}"
 	done
 	kill $flood
