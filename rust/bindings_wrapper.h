@@ -28,6 +28,7 @@ void hangtrail_wmb(void);
 bool hangtrail_cpu_online(unsigned int cpu);
 struct pt_regs *hangtrail_irq_regs(void);
 unsigned long hangtrail_regs_pc(struct pt_regs *regs);
+unsigned long hangtrail_regs_fp(struct pt_regs *regs);
 unsigned long hangtrail_regs_arg0(struct pt_regs *regs);
 unsigned long hangtrail_regs_return_value(struct pt_regs *regs);
 bool hangtrail_user_mode(struct pt_regs *regs);

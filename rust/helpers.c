@@ -21,6 +21,7 @@ void hangtrail_wmb(void) { wmb(); }
 bool hangtrail_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
 struct pt_regs *hangtrail_irq_regs(void) { return get_irq_regs(); }
 unsigned long hangtrail_regs_pc(struct pt_regs *regs) { return instruction_pointer(regs); }
+unsigned long hangtrail_regs_fp(struct pt_regs *regs) { return frame_pointer(regs); }
 unsigned long hangtrail_regs_arg0(struct pt_regs *regs) { return regs_get_kernel_argument(regs, 0); }
 unsigned long hangtrail_regs_return_value(struct pt_regs *regs) { return regs_return_value(regs); }
 bool hangtrail_user_mode(struct pt_regs *regs) { return user_mode(regs); }
