@@ -87,7 +87,7 @@ macro_rules! module_param {
             use $crate::params::{bytes, KernelParam};
 
             #[link_section = "__param"]
-            #[used]
+            #[used(compiler)]
             // Taking an extern static's address needs `unsafe` before Rust 1.82.
             #[allow(unused_unsafe)]
             static PARAM: KernelParam = KernelParam(bindings::kernel_param {
@@ -105,12 +105,12 @@ macro_rules! module_param {
 
             const TYPE: &str = concat!("parmtype=", stringify!($name), ":", $kind, "\0");
             #[link_section = ".modinfo"]
-            #[used]
+            #[used(compiler)]
             static PARMTYPE: [u8; TYPE.len()] = bytes(TYPE);
 
             const DESC: &str = concat!("parm=", stringify!($name), ":", $desc, "\0");
             #[link_section = ".modinfo"]
-            #[used]
+            #[used(compiler)]
             static PARM: [u8; DESC.len()] = bytes(DESC);
         };
     };
