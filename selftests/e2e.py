@@ -11,6 +11,7 @@ arch, `# ` diagnostics for each failed assertion, and a closing
 
 import argparse
 import concurrent.futures
+import hashlib
 import re
 import subprocess
 import sys
@@ -459,10 +460,17 @@ def run_cli(scenario, arch, out):
     return htvm.Result.load(Path(out))
 
 
+# One output tree per checkout: several worktrees run e2e on one machine, and
+# a run whose dir another run deletes and refills boots the other's initramfs
+# at its next reset (QEMU reloads -initrd from the path).
+OUT = Path("/tmp/hangtrail-e2e") / (
+    f"{htvm.TOP.name}-{hashlib.sha256(str(htvm.TOP).encode()).hexdigest()[:8]}")
+
+
 def run_test(arch, scenario, check):
     c = Check()
     t0 = time.monotonic()
-    out = f"/tmp/hangtrail-e2e/{scenario}-{arch}"
+    out = OUT / f"{scenario}-{arch}"
     try:
         if scenario in VIA_CLI:
             res = run_cli(scenario, arch, out)
