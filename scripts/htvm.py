@@ -201,7 +201,7 @@ V1_FIXTURE = "tools/hangtrail/tests/fixtures/guest-report-hang-{arch}/trail.bin"
 def v1_words(build):
     """`offset value` lines for the non-zero 8-byte words of the v1 fixture
     (the guest writes them with devmem into its zeroed region)."""
-    b = (TOP / V1_FIXTURE.format(arch=build.arch.name)).read_bytes()
+    b = (TOP / V1_FIXTURE.format(arch=build.arch.arch)).read_bytes()
     lines = [f"{i} 0x{int.from_bytes(b[i:i + 8], 'little'):016x}"
              for i in range(0, len(b), 8) if any(b[i:i + 8])]
     return ("\n".join(lines) + "\n").encode()

@@ -15,6 +15,7 @@ Results go to $HANGTRAIL_E2E_OUT (default /tmp/hangtrail-e2e)/SCENARIO-ARCH.
 
 import argparse
 import concurrent.futures
+import hashlib
 import json
 import os
 import re
@@ -844,12 +845,18 @@ def run_cli(scenario, arch, out):
     return htvm.Result.load(Path(out))
 
 
+# One output tree per checkout ($HANGTRAIL_E2E_OUT overrides it): several
+# worktrees run e2e on one machine, and a run whose dir another run deletes
+# and refills boots the other's initramfs at its next reset (QEMU reloads
+# -initrd from the path).
+OUT = Path(os.environ.get("HANGTRAIL_E2E_OUT") or Path("/tmp/hangtrail-e2e") / (
+    f"{htvm.TOP.name}-{hashlib.sha256(str(htvm.TOP).encode()).hexdigest()[:8]}"))
+
+
 def run_test(arch, scenario, check):
     c = Check()
     t0 = time.monotonic()
-    # HANGTRAIL_E2E_OUT: another base dir, so that runs from several
-    # checkouts on one machine do not share (and clobber) result dirs.
-    out = f"{os.environ.get('HANGTRAIL_E2E_OUT', '/tmp/hangtrail-e2e')}/{scenario}-{arch}"
+    out = OUT / f"{scenario}-{arch}"
     try:
         if scenario in VIA_CLI:
             res = run_cli(scenario, arch, out)
