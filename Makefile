@@ -35,4 +35,7 @@ demo:
 check:
 	scripts/check
 
-.PHONY: modules clean sign demo check
+bench:
+	scripts/bench
+
+.PHONY: modules clean sign demo check bench

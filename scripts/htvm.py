@@ -141,6 +141,8 @@ class Scenario:
     script: str = ""  # selftests/scenarios/SCRIPT.sh; "" = the scenario's name
     # Guest kernels (ARCHES keys) the scenario runs on by default.
     arches: tuple = ("x86_64", "arm64")
+    # Extra kernel args computed from the Arch (addresses).
+    append_fn: object = None
 
 
 # The point table's size, from its one definition (format.rs).
@@ -357,7 +359,7 @@ def initramfs(build, sc_name, conf, work):
     for d in ("proc", "sys", "dev", "etc", "lib/modules", "tmp"):
         (root / d).mkdir(parents=True, exist_ok=True)
     userspace(build.arch, root, build.decoder)
-    for ko in ("hangtrail.ko", "smoke.ko", "test_lockup.ko"):
+    for ko in ("hangtrail.ko", "smoke.ko", "test_lockup.ko", "htbench.ko"):
         shutil.copy2(build.modules / ko, root / "lib" / "modules" / ko)
     shutil.copy2(TOP / "selftests" / "guest" / "init", root / "init")
     os.chmod(root / "init", 0o755)
@@ -559,7 +561,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     cmdline = " ".join(
         a
         for a in (f"console={arch.console}", arch.boot_args, arch.reserve, "crashkernel=256M", arch.append,
-                  sc.append.format(ramoops=hex(arch.ramoops)), append)
+                  sc.append.format(ramoops=hex(arch.ramoops)),
+                  sc.append_fn(arch) if sc.append_fn else "", append)
         if a
     )
     initrd = initramfs(build, sc_name, run_conf, out)

@@ -27,6 +27,7 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import htbench  # noqa: E402
 import htvm  # noqa: E402
 
 ERRNO = {"EINVAL": 22, "EBUSY": 16}
@@ -805,6 +806,88 @@ def check_pseudo_nmi(r, c):
     c.that(stop, "a stop-context record of CPU 1")
     c.eq({x["symbol"] for x in stop}, {DELAY_LOOP["arm64"]},
          "CPU 1's interrupted pc at the stop: the test_lockup delay loop")
+# Generous bounds on the short benchmark's ratios (figures in
+# Documentation/bench.rst): a regression shows, the host's load does not.
+BENCH_BOUNDS = {
+    # (figure, arch or None for both): (low, high)
+    ("hangtrail/empty-kprobe", "arm64"): (0, 5),
+    # The optimized x86 kprobe is a jump: the record itself dominates.
+    ("hangtrail/empty-kprobe", "x86_64"): (0, 30),
+    ("hangtrail-int3/empty-kprobe-int3", "x86_64"): (0, 5),
+    ("empty-kprobe-int3/empty-kprobe", "x86_64"): (2, 1000),
+    ("printk/hangtrail", None): (2, 1e6),
+    ("all-cpus/one-cpu", None): (0, 4),
+    ("hangtrail-uncached/hangtrail", None): (0, 5),
+    ("hangtrail-cached/hangtrail", None): (0, 5),
+}
+
+
+def check_bench(r, c):
+    if r.scenario == "bench-peers":
+        check_bench_peers(r, c)
+        return
+    b = htbench.Bench.parse(r)
+    bad = r.values("HT-BENCH-BAD")
+    c.that(len(bad) == 4 and all(not v.startswith("0 ") for v in bad),
+           f"htbench's kprobe file refuses bad input: {bad}")
+    c.eq(r.value("HT-BENCH-BAD-ARMED"), "0", "no kprobe armed by bad input")
+    c.that(not any(x in ln for ln in r.lines for x in ("Oops", "BUG:", "Unable to handle")),
+           "no oops in the benchmark boot")
+    want = ["baseline", "empty-kprobe", "hangtrail-mt0", "hangtrail-mt1", "hangtrail-mt2",
+            "printk", "kprobe-event", "ringbuffer-kprobe-event", "pstore-ftrace"]
+    if r.arch == "x86_64":
+        want += ["empty-kprobe-int3", "empty-kprobe-ftrace", "hangtrail-int3", "hangtrail-ftrace"]
+    c.eq([n for n in want if n not in b.one], [], "configurations not measured")
+    c.eq([n for n in ("baseline", "empty-kprobe", "hangtrail-mt0", "ringbuffer-kprobe-event",
+                      "pstore-ftrace") if n not in b.all], [], "all-CPU configurations not measured")
+    if c.failures:
+        return
+    # Each configuration really probed the point, in the form it names.
+    for name, form in b.kprobes.items():
+        if name.endswith("-ftrace"):
+            c.that("[FTRACE]" in form, f"{name}: an ftrace-based kprobe ({form!r})")
+        elif r.arch == "x86_64" and not name.endswith("-int3"):
+            c.that("[OPTIMIZED]" in form, f"{name}: an optimized kprobe ({form!r})")
+        else:
+            c.that("[OPTIMIZED]" not in form and "[FTRACE]" not in form,
+                   f"{name}: a trap kprobe ({form!r})")
+    crumbs = sum("htbench: breadcrumb pc=" in ln for ln in r.lines)
+    # The untimed loop's at least (the timed ones are sized to the budget).
+    want_crumbs = int(r.conf["HT_BENCH_PRINTK_ITERS"])
+    c.that(crumbs >= want_crumbs, f"printk breadcrumbs on the console: {crumbs} < {want_crumbs}")
+    events = int(r.value("HT-BENCH-RINGBUFFER-EVENTS") or 0)
+    c.that(events > 0, f"events in the persistent ring buffer: {events}")
+    c.that("mapped boot instance htbench" in (r.value("HT-BENCH-RINGBUFFER") or ""),
+           "the persistent instance is mapped from reserve_mem")
+    cap = dict(x.split(":") for x in b.capacity.split()[3:])
+    c.that(b.capacity.startswith("record_bytes 64 ") and
+           int(cap["2"]) > int(cap["64"]) > int(cap["256"]) > 0,
+           f"capacity: {b.capacity!r}")
+    for name, value in b.ratios():
+        for (fig, arch), (lo, hi) in BENCH_BOUNDS.items():
+            if fig == name and arch in (None, r.arch):
+                c.that(lo < value < hi, f"ratio {name} {value:.2f} outside ({lo}, {hi})")
+
+
+def check_bench_peers(r, c):
+    """The benchmark's peer check: what the kernel's persistent tools keep
+    of a crash path that hangs in machine_kexec, after the warm reset."""
+    c.eq(r.boots, ["first", "again"], "boots: warm reset, no crash kernel")
+    p = htbench.Peers.parse(r)
+    path = htbench.CRASH_PATH
+    c.eq([x for x in path if p.events.get(x) != "accepted"], [], "kprobe events refused")
+    if r.arch == "arm64":
+        for sym in ("dcache_clean_inval_poc", "caches_clean_inval_pou"):
+            c.eq(p.events.get(sym), "refused", f"kprobe event on {sym} (no ftrace site)")
+            c.eq(p.ftrace.get(sym), "refused", f"ftrace filter on {sym}")
+    # QEMU models no cache: the persistent ring buffer keeps every event,
+    # up to the hang, though its flush never ran.
+    c.eq(p.ringbuffer, path, "persistent ring buffer events after the reset")
+    # pstore/ftrace stops once panic sets oops_in_progress: ksys_sync and
+    # panic's own entry, nothing after.
+    c.eq(len(p.pstore), 2, f"pstore/ftrace records after the reset ({p.pstore})")
+    if r.arch == "arm64":  # no KASLR text shift: names resolve
+        c.eq(p.pstore, ["ksys_sync", "panic"], "pstore/ftrace records")
 
 
 TESTS = [
@@ -827,6 +910,8 @@ TESTS = [
     ("stop-missed", check_stop_missed),
     ("hard-lockup", check_hard_lockup),
     ("pseudo-nmi", check_pseudo_nmi),
+    ("bench", check_bench),
+    ("bench-peers", check_bench),
 ]
 
 # --- runner ---------------------------------------------------------------------
