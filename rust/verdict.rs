@@ -158,8 +158,13 @@ pub struct CpuState {
     /// Named by a stop map / still-online record: online after the CPU stop
     /// and not seen stopped by the crash CPU.
     pub still_online: bool,
-    /// Online after the stop, never seen stopped.
+    /// Online after the stop, never seen stopped, and every stop-handler
+    /// run was recorded: it failed to stop.
     pub stale: bool,
+    /// Online after the stop and never seen stopped, but some stop-handler
+    /// runs went unrecorded (kprobes skipped them): it may have stopped
+    /// unseen. Unknown, not stale.
+    pub stop_unknown: bool,
     /// The `HardLockup` record naming it.
     pub hard_lockup: Record,
     /// Its context from the hard-lockup backtrace NMI.
@@ -205,6 +210,7 @@ impl CpuState {
         own_context: EMPTY_RECORD,
         still_online: false,
         stale: false,
+        stop_unknown: false,
         hard_lockup: EMPTY_RECORD,
         lockup_ctx: EMPTY_RECORD,
         last_sample: EMPTY_RECORD,
@@ -509,7 +515,9 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
             }
             c.stop = EMPTY_RECORD;
         }
-        c.stale = c.still_online && !c.stopped();
+        let unseen = c.still_online && !c.stopped();
+        c.stale = unseen && f.stop_unknown == 0;
+        c.stop_unknown = unseen && f.stop_unknown > 0;
     }
     // The sample period.
     if v2 && h.sample_period_ns != 0 {
@@ -752,6 +760,7 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
     if let Some(ci) = crash {
         // The crash CPU does the stopping: never one that failed to stop.
         cpus[ci].stale = false;
+        cpus[ci].stop_unknown = false;
         v.later_panic = cpus
             .iter()
             .enumerate()
@@ -1201,12 +1210,8 @@ pub fn summary(
     // With stop-handler runs that kprobes skipped, a CPU not seen stopped
     // may have stopped: it is unknown, not stale.
     let unknown = v.facts.stop_unknown;
-    let label = if unknown > 0 {
-        "not seen stopped:"
-    } else {
-        "failed to stop:"
-    };
-    write_cpu_list(w, cpus, label, |c| c.stale, |_, _| Ok(()))?;
+    write_cpu_list(w, cpus, "failed to stop:", |c| c.stale, |_, _| Ok(()))?;
+    write_cpu_list(w, cpus, "stop unknown:", |c| c.stop_unknown, |_, _| Ok(()))?;
     if unknown > 0 {
         write!(w, "; stop handler unrecorded {unknown} times")?;
     }

@@ -143,6 +143,9 @@ class Scenario:
     arches: tuple = ("x86_64", "arm64")
     # Extra kernel args computed from the Arch (addresses).
     append_fn: object = None
+    # The kallsyms of the kernel that wrote previous.bin, if not the run's:
+    # function(build) -> path.
+    kallsyms_fn: object = None
 
 
 # The point table's size, from its one definition (format.rs).
@@ -182,7 +185,11 @@ SCENARIOS = {
                                params="inject_stall=machine_kexec"),
     # The x86_64 NMI shootdown has no arm64 twin.
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", arches=("x86_64",)),
-    "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)}),
+    # The trail in the region is a fixture's, from another boot: decoded
+    # with the fixture's kallsyms (the symbol check refuses the run's).
+    "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)},
+                                kallsyms_fn=lambda b: TOP / V1_FIXTURE.format(
+                                    arch=b.arch.arch).replace("trail.bin", "kallsyms")),
     # A handler that kprobes skip stays unknown only where an NMI stops the
     # CPU (on arm64 without pseudo-NMI the masked CPU never stops: stale-cpu).
     "stop-missed": Scenario(params="inject_stall=ksys_sync", silence=40, arches=("x86_64",)),
@@ -637,7 +644,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         raise RunError(f"{sc_name}/{arch_name}: {e}") from None
     res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf, delays)
     if "previous.bin" in files:
-        decode(build, res)
+        decode(build, res, sc.kallsyms_fn(build) if sc.kallsyms_fn else None)
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
          "resets": resets, "reset_delays": delays, "files": sorted(files),
@@ -653,9 +660,10 @@ def symbol_args(files, kdir):
     return ["--system-map", kdir / "System.map"]
 
 
-def decode(build, res):
-    """Runs the decoder on previous.bin: decode.json and decode.txt."""
-    args = [build.decoder, "decode", *symbol_args(res.files, build.kdir),
-            res.files["previous.bin"]]
+def decode(build, res, kallsyms=None):
+    """Runs the decoder on previous.bin: decode.json and decode.txt (with
+    `kallsyms`, when the trail comes from another kernel than the run's)."""
+    syms = ["--kallsyms", kallsyms] if kallsyms else symbol_args(res.files, build.kdir)
+    args = [build.decoder, "decode", *syms, res.files["previous.bin"]]
     (res.out / "decode.txt").write_text(sh(args) + "\n")
     (res.out / "decode.json").write_text(sh(args[:2] + ["--json"] + args[2:]) + "\n")

@@ -244,11 +244,10 @@ fn cpu_line(d: &Decoded, c: &CpuView) -> String {
         parts.push(format!("stuck: last {} samples", s.stuck));
     }
     if s.stale {
-        parts.push(if v.facts.stop_unknown > 0 {
-            "not seen stopped (stop handler runs went unrecorded)".into()
-        } else {
-            "failed to stop".into()
-        });
+        parts.push("failed to stop".into());
+    }
+    if s.stop_unknown {
+        parts.push("stop unknown (stop handler runs went unrecorded)".into());
     }
     if s.hard_lockup.seq != 0 {
         parts.push("hard lockup detected".into());
@@ -268,7 +267,7 @@ fn unreachable(d: &Decoded, c: &CpuView) -> bool {
     let s = &c.state;
     d.header.version >= 2
         && d.header.flags & HDR_NMI_REACHES_IRQS_OFF == 0
-        && (s.stale || s.hard_lockup.seq != 0)
+        && (s.stale || s.stop_unknown || s.hard_lockup.seq != 0)
         && c.stop.is_none()
         && c.lockup.is_none()
 }
@@ -703,6 +702,7 @@ struct JVerdict<'a> {
     sample_period_ns: u64,
     sample_period_source: &'static str,
     stale_cpus: Vec<u32>,
+    stop_unknown_cpus: Vec<u32>,
     stop_unknown: u32,
     silent_cpus: Vec<u32>,
     stuck_cpus: Vec<u32>,
@@ -718,6 +718,7 @@ struct JCpu<'a> {
     stopped: bool,
     still_online: bool,
     stale: bool,
+    stop_unknown: bool,
     silent: bool,
     silent_ns: u64,
     stuck: u32,
@@ -755,7 +756,6 @@ struct JSoftLockup<'a> {
 #[derive(Serialize)]
 struct JStale<'a> {
     cpu: u32,
-    maybe_stopped: bool,
     last: Option<JRec<'a>>,
     last_sample: Option<JRec<'a>>,
 }
@@ -883,6 +883,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             sample_period_ns: core.facts.period_ns,
             sample_period_source: core.facts.period_source.name(),
             stale_cpus: cpus_where(d, |c| c.state.stale),
+            stop_unknown_cpus: cpus_where(d, |c| c.state.stop_unknown),
             stop_unknown: core.facts.stop_unknown,
             silent_cpus: cpus_where(d, |c| c.state.silent()),
             stuck_cpus: cpus_where(d, |c| c.state.stuck > 0),
@@ -901,6 +902,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
                     stopped: s.stopped(),
                     still_online: s.still_online,
                     stale: s.stale,
+                    stop_unknown: s.stop_unknown,
                     silent: s.silent(),
                     silent_ns: s.silent_ns,
                     stuck: s.stuck,
@@ -940,7 +942,6 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             .iter()
             .map(|s| JStale {
                 cpu: s.cpu,
-                maybe_stopped: s.maybe_stopped,
                 last: rec(d, &s.last),
                 last_sample: rec(d, &s.last_sample),
             })

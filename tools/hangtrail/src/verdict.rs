@@ -54,8 +54,6 @@ pub struct StaleCpu {
     pub last: Option<Rec>,
     /// Its last sample.
     pub last_sample: Option<Rec>,
-    /// Some stop-handler runs went unrecorded: it may have stopped unseen.
-    pub maybe_stopped: bool,
 }
 
 /// One CPU as reconstructed, with its records decoded.
@@ -205,7 +203,6 @@ pub fn build(t: &Trail<'_>, d: &Decoded) -> (Verdict, Vec<CpuView>, Vec<StaleCpu
                 cpu,
                 last: view.last.clone(),
                 last_sample: view.last_sample.clone(),
-                maybe_stopped: v.facts.stop_unknown > 0,
             });
         }
         if let (true, Some(s)) = (c.stuck > 0, view.last_sample.clone()) {

@@ -38,7 +38,7 @@ fn sixty_four_thousand_stop_records() {
                 stop,
             );
         } else {
-            b.stop_map(0, u64::from(i) * 64, u64::MAX, 1, 64, REC_CRASH_PHASE);
+            b.stop_map(0, u64::from(i) * 64, u64::MAX, 0, 64, REC_CRASH_PHASE);
         }
     }
     let d = timed(&b.build(), Duration::from_secs(10));

@@ -195,9 +195,10 @@ fn v2_stop_evidence_per_cpu() {
         assert!(c(i).stopped() && c(i).stop.kind == hangtrail::format::Kind::StopContext as u8);
         assert!(!c(i).entered());
     }
-    assert!(c(3).stale);
-    assert_eq!(d.stale_cpus.len(), 1);
-    assert!(d.stale_cpus[0].maybe_stopped);
+    // A stop-handler run went unrecorded: CPU 3 may have stopped unseen,
+    // so it is unknown, not stale.
+    assert!(c(3).stop_unknown && !c(3).stale);
+    assert!(d.stale_cpus.is_empty());
     assert_eq!(d.verdict.core.crash_loaded, Some(true));
     assert_eq!(
         d.verdict.next_expected.as_deref(),
