@@ -989,7 +989,12 @@ impl Namer for TrailNamer<'_, '_> {
         if r.kind == Kind::PanicNotifier as u8 && r.point == NO_POINT {
             return w.write_str("the panic notifier");
         }
-        if r.point == NO_POINT || r.kind == Kind::SoftLockup as u8 {
+        // A context record's `point` is the point that asked for it (the
+        // stop, the backtrace request): it is named by its pc, not by that.
+        let by_pc = [Kind::SoftLockup, Kind::StopContext, Kind::LockupContext]
+            .iter()
+            .any(|&k| r.kind == k as u8);
+        if r.point == NO_POINT || by_pc {
             let mut buf = [0u8; 96];
             let n = t.name_text(r.seq, &mut buf);
             if n > 0 {

@@ -775,7 +775,16 @@ def check_hard_lockup(r, c):
     c.that(req and hl and req[0]["seq"] < hl[0]["seq"],
            "sysrq-l's backtrace request recorded as a plain probe hit, before the lockup")
     ctx = records(d, kind="lockup-context")
+    v = d["verdict"]
+    c.eq((v["state"], v["reason"], v["cpu"]), ("hung", "hard-lockup", 1), "verdict: CPU 1 hard-locked")
+    cpu1 = next((x for x in d["cpus"] if x["cpu"] == 1), {})
+    c.eq(cpu1.get("pc_unreachable"), not nmi_reaches_irqs_off(r),
+         "CPU 1's pc is out of reach exactly when no NMI reaches it")
     if nmi_reaches_irqs_off(r):
+        c.eq((v["last"] or {}).get("symbol"), DELAY_LOOP[base_arch(r)],
+             "the verdict names where the NMI found CPU 1")
+        c.that(f"after {DELAY_LOOP[base_arch(r)]}" in v["summary"],
+               f"the summary (the module's dmesg line) names it: {v['summary']!r}")
         c.that(r.has("NMI backtrace for cpu 1"), "the kernel's own backtrace of CPU 1 still printed")
         # One: sysrq-l's and the RCU stall's NMIs to CPU 1 record nothing.
         c.eq(len(ctx), 1, "lockup-context records (CPU 1's own, from the detector's backtrace NMI)")
