@@ -60,24 +60,29 @@ pub(crate) fn on_save_cpu(live: &Live, point: u16, regs: *mut bindings::pt_regs)
         | if user { REC_USER } else { 0 }
         | if irqs_off { REC_IRQS_OFF } else { 0 }
         | if idle { REC_IDLE } else { 0 };
-    c.payload[..8].copy_from_slice(&return_address(saved, user).to_le_bytes());
+    c.payload[..8].copy_from_slice(&return_address(saved, pc, user).to_le_bytes());
     record(live, &c);
 }
 
 /// arm64: x30 (PAC stripped).
 #[cfg(CONFIG_ARM64)]
-fn return_address(regs: *mut bindings::pt_regs, _user: bool) -> u64 {
+fn return_address(regs: *mut bindings::pt_regs, _pc: u64, _user: bool) -> u64 {
     // SAFETY: `regs` is valid (see `on_save_cpu`).
     unsafe { bindings::hangtrail_regs_lr(regs) as u64 }
 }
 
-/// x86_64: `[rbp + 8]`, the return address of the frame the interrupted
-/// code runs in (frame pointers), read without faulting; 0 in user mode or
-/// without frame pointers.
+/// x86_64: the interrupted context's caller. Without frame pointers (ORC,
+/// the distribution default) from the kernel's unwinder, which crosses the
+/// NMI entry of a stopped CPU (0 where the walk does not reach `pc`: the
+/// crash CPU's own `crash_setup_regs` context); with frame pointers
+/// `[rbp + 8]`, read without faulting. 0 in user mode.
 #[cfg(not(CONFIG_ARM64))]
-fn return_address(regs: *mut bindings::pt_regs, user: bool) -> u64 {
-    if user || !cfg!(CONFIG_FRAME_POINTER) {
+fn return_address(regs: *mut bindings::pt_regs, pc: u64, user: bool) -> u64 {
+    if user {
         return 0;
+    }
+    if !cfg!(CONFIG_FRAME_POINTER) {
+        return crate::stacktrace::Walk::here().callers_of(pc).next().unwrap_or(0);
     }
     // SAFETY: `regs` is valid (see `on_save_cpu`).
     let fp = unsafe { bindings::hangtrail_regs_fp(regs) } as u64;

@@ -437,6 +437,14 @@ def check_stale_cpu(r, c):
         c.that({"stopped", "irqs-off"} <= flags,
                f"CPU 1's stop context: stopped, interrupts masked (test_lockup disable_irq): {ctx.get(1)}")
         c.eq((ctx.get(1) or {}).get("symbol"), DELAY_LOOP[r.arch], "CPU 1 stopped in the delay loop")
+        # The return address on this ORC kernel: from the kernel's unwinder,
+        # across the NMI entry (__const_udelay tail-calls delay_tsc).
+        # Its caller is test_lockup's test_wait: module space (x86_64 with
+        # KASLR: MODULES_VADDR = 0xffffffffc0000000). Frame-pointer walks and
+        # [rbp + 8] give nothing on ORC: 0.
+        lr = (ctx.get(1) or {}).get("lr") or 0
+        c.that(lr >= 0xffffffffc0000000,
+               f"CPU 1's stop context return address {lr:#x}: in test_lockup (module space)")
 
 
 def check_user_points(r, c):
