@@ -129,6 +129,23 @@ fn each_fixture_has_the_verdict_of_its_story() {
             Some("crash-path"),
             Some(0),
         ),
+        // v2 trails from the scenarios of the same names.
+        (
+            "guest-v2-hard-lockup-x86_64",
+            "hung",
+            Some("hard-lockup"),
+            Some(1),
+        ),
+        ("guest-v2-kexec-reboot-x86_64", "rebooted", None, Some(0)),
+        ("guest-v2-no-kdump-x86_64", "no-kdump", None, Some(0)),
+        (
+            "guest-v2-shootdown-stall-x86_64",
+            "hung",
+            Some("crash-path"),
+            Some(0),
+        ),
+        ("guest-v2-softlockup-kdump-x86_64", "handoff", None, Some(1)),
+        ("guest-v2-stall-reset-arm64", "unconfirmed", None, Some(0)),
         ("synth-empty-x86_64", "empty", None, None),
         ("synth-handoff-x86_64", "handoff", None, Some(1)),
         (
