@@ -181,10 +181,16 @@ SCENARIOS = {
     # trans_pgd_create_copy; without it the new one hangs at GICv3 ITS init.
     "kexec-reboot": Scenario(cpu={"arm64": "max,pauth-impdef=on,lpa2=off"},
                              qemu={"arm64": ["-M", "its=off"]}),
-    "post-notifiers": Scenario(append="crash_kexec_post_notifiers",
+    # stall-reset with crash_kexec_post_notifiers: panic stops the other CPUs
+    # and runs the panic notifiers before __crash_kexec.
+    "post-notifiers": Scenario(append="crash_kexec_post_notifiers", script="stall-reset",
                                params="inject_stall=machine_kexec"),
-    # The x86_64 NMI shootdown has no arm64 twin.
-    "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", arches=("x86_64",)),
+    # x86_64 (the NMI shootdown has no arm64 twin): stall-reset with the
+    # crash CPU hung after the shootdown returned, in the LAPIC shutdown
+    # native_machine_crash_shutdown runs next, while CPU 1 was stopped by
+    # the NMI and ran crash_save_cpu.
+    "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", script="stall-reset",
+                                arches=("x86_64",)),
     # The trail in the region is a fixture's, from another boot: decoded
     # with the fixture's kallsyms (the symbol check refuses the run's).
     "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)},

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # 2. A hang inside the crash path (inject_stall, machine_kexec by default):
 # the crash kernel never starts; the runner warm-resets the guest keeping
-# RAM, and the normal kernel finds the trail.
+# RAM, and the normal kernel finds the trail. post-notifiers and
+# shootdown-stall run this script too, with other parameters (htvm.py).
 
 first() {
 	ht_prepare
