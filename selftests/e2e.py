@@ -424,7 +424,13 @@ def check_stale_cpu(r, c):
         c.that(r.has("Some CPUs may be stale, kdump will be unreliable"), "the kernel's warning")
         c.eq([(m["arg"], m["pc"]) for m in maps], [(0, 0b10)], "stop map: CPU 1 not seen stopped")
         c.eq(stale, [1], "stale_cpus")
-        c.that(d["stale_cpus"] and d["stale_cpus"][0].get("last"), "stale CPU's last breadcrumb")
+        # CPU 1 writes nothing once it masks interrupts (the cache routines
+        # are no longer recorded off the crash path): its samples stop, it
+        # is silent, and without pseudo-NMI its pc is out of reach.
+        c.that(d["stale_cpus"] and d["stale_cpus"][0].get("last_sample"), "stale CPU's last sample")
+        cpu1 = next((x for x in d["cpus"] if x["cpu"] == 1), {})
+        c.that(cpu1.get("silent") and cpu1.get("pc_unreachable"),
+               f"CPU 1 silent, its pc out of reach: {({k: cpu1.get(k) for k in ('silent', 'pc_unreachable')})}")
         c.that(1 not in saved, "CPU 1 never ran crash_save_cpu")
         c.that(1 not in ctx, "no stop context from CPU 1")
     else:
