@@ -30,6 +30,19 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `decode --json --vmlinux VMLINUX TRAIL`, which must succeed.
+fn decode_json_with_vmlinux(vmlinux: &Path, trail: &Path) -> serde_json::Value {
+    let o = hangtrail(&[
+        "decode",
+        "--json",
+        "--vmlinux",
+        vmlinux.to_str().expect("utf-8"),
+        trail.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("JSON")
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -257,15 +270,7 @@ fn vmlinux_gives_lines_and_instructions() {
     let dir = scratch("vmlinux");
     let t = write(&dir, "t.bin", b.build());
 
-    let o = hangtrail(&[
-        "decode",
-        "--json",
-        "--vmlinux",
-        exe.to_str().expect("utf-8"),
-        t.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let v = decode_json_with_vmlinux(&exe, &t);
     assert_eq!(v["header"]["symbols"], "vmlinux");
     for r in v["records"].as_array().expect("records") {
         assert_eq!(r["symbol"], "hangtrail_test_target", "{r}");
@@ -428,15 +433,7 @@ fn vmlinux_shows_inline_frames_and_looks_up_frames_at_pc_minus_1() {
     b.record(0, Kind::Frame, start + slide, 0, 0, NO_POINT);
     let dir = scratch("inline");
     let t = write(&dir, "t.bin", b.build());
-    let o = hangtrail(&[
-        "decode",
-        "--json",
-        "--vmlinux",
-        exe.to_str().expect("utf-8"),
-        t.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let v = decode_json_with_vmlinux(&exe, &t);
     let r = &v["records"][0];
     assert_eq!(r["symbol"], "hangtrail_test_target", "{r}");
     let chain = r["inlined"].as_array().expect("inlined");
