@@ -335,7 +335,10 @@ unsafe extern "C" fn pre_handler(kp: *mut bindings::kprobe, regs: *mut bindings:
             phase::enter_stopper();
             stop::begin(live);
         }
-        Role::StopHandler => {
+        // A stopped CPU's stop handler, or its crash_save_cpu (arm64 has no
+        // stop handler to probe): marked stopped before its record, so the
+        // record says so too.
+        Role::StopHandler | Role::CrashSaveCpu => {
             if phase::is_stopped_cpu() {
                 phase::mark_stopped();
             }

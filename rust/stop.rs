@@ -32,11 +32,9 @@ fn save_cpu_missed(live: &Live) -> u64 {
         .map_or(0, |p| p.nmissed())
 }
 
-/// `crash_save_cpu` entry (after its `Probe` record): the saved context.
+/// `crash_save_cpu` entry (after its `Probe` record, which marked a
+/// stopped CPU as such): the saved context.
 pub(crate) fn on_save_cpu(live: &Live, point: u16, regs: *mut bindings::pt_regs) {
-    if phase::is_stopped_cpu() {
-        phase::mark_stopped();
-    }
     phase::mark_saved();
     // SAFETY: `regs` is the probed context's register set; its first
     // argument is the `struct pt_regs *` being saved, valid for the call.

@@ -408,6 +408,10 @@ def check_stall_reset(r, c):
              if x.get("point") in CACHE_POINTS and not {"load", "crash"} & set(x["flags"])]
     c.eq(stray, [], "cache routine records outside the kexec load and the crash path")
     c.that(len(d["records"]) < 64, f"a short trail, not flooded: {len(d['records'])} records")
+    # CPU 1, stopped by CPU 0: its crash_save_cpu record already says so.
+    saves = [x for x in records(d, cpu=1) if x.get("point") == "crash_save_cpu"]
+    c.that(saves and all("stopped" in x["flags"] for x in saves),
+           f"CPU 1's crash_save_cpu records flagged stopped: {[x['flags'] for x in saves]}")
 
 
 def check_stale_cpu(r, c):
