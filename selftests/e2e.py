@@ -965,20 +965,41 @@ OUT = Path(os.environ.get("HANGTRAIL_E2E_OUT") or Path("/tmp/hangtrail-e2e") / (
     f"{htvm.TOP.name}-{hashlib.sha256(str(htvm.TOP).encode()).hexdigest()[:8]}"))
 
 
+def starved_before_trigger(out):
+    """The guest's watchdog fired before the scenario triggered anything: on
+    this 2-core host two TCG guests side by side can starve a vCPU for
+    seconds, and a lockup report then (in an idle CPU) is the host's, not
+    the scenario's. Only a run that timed out in its first boot counts."""
+    try:
+        lines = (Path(out) / "console.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    if any("HT-TRIGGERED" in ln or ln.startswith("HT-BOOT again") for ln in lines):
+        return None
+    return next((ln for ln in lines if "watchdog: BUG: soft lockup" in ln
+                 or "Watchdog detected hard LOCKUP" in ln), None)
+
+
 def run_test(arch, scenario, check):
     c = Check()
     t0 = time.monotonic()
     out = OUT / f"{scenario}-{arch}"
-    try:
-        if scenario in VIA_CLI:
-            res = run_cli(scenario, arch, out)
-        else:
-            res = htvm.run(scenario, arch, out=out)
-        check(res, c)
-    except htvm.RunError as e:
-        c.failures.append(str(e))
-    except Exception:  # noqa: BLE001 - a broken check is a failed test, with its trace
-        c.failures.append(traceback.format_exc())
+    for attempt in (1, 2):
+        try:
+            if scenario in VIA_CLI:
+                res = run_cli(scenario, arch, out)
+            else:
+                res = htvm.run(scenario, arch, out=out)
+            check(res, c)
+        except htvm.RunError as e:
+            why = starved_before_trigger(out) if "timed out" in str(e) else None
+            if why and attempt == 1:
+                c.note(f"retried once: the host starved the guest before the trigger ({why.strip()})")
+                continue
+            c.failures.append(str(e))
+        except Exception:  # noqa: BLE001 - a broken check is a failed test, with its trace
+            c.failures.append(traceback.format_exc())
+        break
     return c.failures, c.notes, time.monotonic() - t0
 
 
