@@ -19,7 +19,9 @@ pub mod verdict_core;
 
 pub mod debuginfo;
 pub mod decode;
+pub mod journal;
 pub mod render;
+pub mod save;
 pub mod symbols;
 pub mod synth;
 pub mod verdict;
