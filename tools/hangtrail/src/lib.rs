@@ -21,6 +21,10 @@ pub mod debuginfo;
 pub mod decode;
 pub mod render;
 pub mod symbols;
+/// Test-only generators (tests, examples, fuzzer): not part of the shipped
+/// library, compiled only with the `synth` feature (which the crate's own
+/// dev-dependency on itself turns on) or for unit tests.
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod verdict;
 
