@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example bench -- [--case busy|friendly] [--short]
 //!     [--system-map F] [--mib N] [--cpus N] [--runs N]
-//!     [--max-decode-ratio R] [--max-text-ratio R]
+//!     [--max-decode-ratio R] [--max-text-ratio R] [--keep DIR]
 //! ```
 //!
 //! `--case busy` (the default): a 64 MiB region of 256 CPUs, probe-heavy,
@@ -81,6 +81,10 @@ struct Args {
     /// with --short).
     #[arg(long)]
     runs: Option<u32>,
+    /// Keep the trail and System.map in this directory (e.g. to profile
+    /// `hangtrail decode` on them).
+    #[arg(long)]
+    keep: Option<PathBuf>,
     /// Fail if decode takes more than this many times the baseline.
     #[arg(long)]
     max_decode_ratio: Option<f64>,
@@ -147,7 +151,9 @@ fn main() -> ExitCode {
         Case::Busy => 256,
         Case::Friendly => 8,
     });
-    let dir = std::env::temp_dir().join(format!("hangtrail-bench-{}", std::process::id()));
+    let dir = args.keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("hangtrail-bench-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).expect("temp dir");
 
     // Symbols, and the map file.
@@ -355,7 +361,9 @@ fn main() -> ExitCode {
             ratio(j)
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if args.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     println!("decoder records/s decode: {:.0}", rate(dec));
     println!("decoder records/s text: {:.0}", rate(text));
