@@ -63,18 +63,113 @@ fn alike(a: &Rec, b: &Rec) -> bool {
         && a.flags() == b.flags()
 }
 
-fn timeline_line(out: &mut impl Write, d: &Decoded, r: &Rec) -> io::Result<()> {
-    writeln!(
-        out,
-        "{:>9}  {:>12}  {:<14}  {}{}{}{}",
-        r.seq(),
-        Secs(rel_ns(d, r.raw.ts_ns)),
-        r.kind.name(),
-        Where(r),
-        Marks(r.flags()),
-        Detail(r),
-        DebugSuffix(r)
-    )
+fn timeline_line(out: &mut impl Write, line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()> {
+    line.clear();
+    timeline_line_into(line, d, r)?;
+    out.write_all(line)
+}
+
+/// Decimal digits of `v` into the end of `buf`; returns where they start.
+fn dec_digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return i;
+        }
+    }
+}
+
+/// `{v:#x}`.
+fn push_hex(line: &mut Vec<u8>, v: u64) {
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    line.extend_from_slice(b"0x");
+    for k in (0..digits).rev() {
+        line.push(b"0123456789abcdef"[(v >> (4 * k)) as usize & 0xf]);
+    }
+}
+
+/// `{v:>width}` for a decimal `v`.
+fn push_dec(line: &mut Vec<u8>, v: u64, width: usize) {
+    let mut buf = [0u8; 20];
+    let i = dec_digits(v, &mut buf);
+    line.resize(line.len() + width.saturating_sub(buf.len() - i), b' ');
+    line.extend_from_slice(&buf[i..]);
+}
+
+/// `{:>12}` of [`Secs`]: `+S.ffffff` right-aligned.
+fn push_secs(line: &mut Vec<u8>, ns: i128, width: usize) {
+    // The difference of two u64 timestamps: its magnitude fits a u64.
+    let a = u64::try_from(ns.unsigned_abs()).unwrap_or(u64::MAX);
+    let (int, frac) = (a / 1_000_000_000, a % 1_000_000_000 / 1000);
+    let mut buf = [0u8; 20];
+    let i = dec_digits(int, &mut buf);
+    let len = buf.len() - i + 8;
+    line.resize(line.len() + width.saturating_sub(len), b' ');
+    line.push(if ns < 0 { b'-' } else { b'+' });
+    line.extend_from_slice(&buf[i..]);
+    line.push(b'.');
+    let j = dec_digits(frac + 1_000_000, &mut buf);
+    line.extend_from_slice(&buf[j + 1..]);
+}
+
+/// The timeline line of `r` (what `"{:>9}  {:>12}  {:<14}  {}{}{}{}"` of
+/// seq, time, kind, [`Where`], [`Marks`], [`Detail`], [`DebugSuffix`]
+/// gives), built without the formatting machinery for the common parts:
+/// one line per record, a million of them in a large trail.
+fn timeline_line_into(line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()> {
+    push_dec(line, r.seq(), 9);
+    line.extend_from_slice(b"  ");
+    push_secs(line, rel_ns(d, r.raw.ts_ns), 12);
+    line.extend_from_slice(b"  ");
+    let kind = r.kind.name().as_bytes();
+    line.extend_from_slice(kind);
+    line.resize(line.len() + 14usize.saturating_sub(kind.len()), b' ');
+    line.extend_from_slice(b"  ");
+    match &r.sym {
+        Some(s) => {
+            if r.unverified {
+                line.push(b'?');
+            }
+            line.extend_from_slice(s.name.as_bytes());
+            line.push(b'+');
+            push_hex(line, s.offset);
+            if let Some(m) = &s.module {
+                line.extend_from_slice(b" [");
+                line.extend_from_slice(m.as_bytes());
+                line.push(b']');
+            }
+        }
+        None if r.pc() == 0 => line.push(b'-'),
+        None => push_hex(line, r.pc()),
+    }
+    for n in flag_names(r.flags()) {
+        line.extend_from_slice(b" [");
+        line.extend_from_slice(n.as_bytes());
+        line.push(b']');
+    }
+    match r.kind {
+        Kind::Probe => {
+            line.extend_from_slice(b"  arg0=");
+            push_hex(line, r.arg());
+        }
+        Kind::Return => {
+            line.extend_from_slice(b"  ret=");
+            push_hex(line, r.arg());
+        }
+        Kind::Frame => {
+            line.extend_from_slice(b"  #");
+            push_dec(line, r.arg(), 0);
+        }
+        _ => write!(line, "{}", Detail(r))?,
+    }
+    if r.debug.is_some() {
+        write!(line, "{}", DebugSuffix(r))?;
+    }
+    line.push(b'\n');
+    Ok(())
 }
 
 /// ` [load] [crash]`...
@@ -171,13 +266,23 @@ fn brief(r: &Rec) -> String {
 }
 
 /// Records grouped by CPU (in CPU order), each group in the given order:
-/// one sort, not a pass over every record per CPU.
+/// one counting pass (CPUs are few), not a sort or a pass per CPU.
 fn by_cpu<'a>(recs: impl Iterator<Item = &'a Rec>) -> Vec<Vec<&'a Rec>> {
-    let mut v: Vec<&Rec> = recs.collect();
-    v.sort_by_key(|r| r.cpu());
-    v.chunk_by(|a, b| a.cpu() == b.cpu())
-        .map(<[&Rec]>::to_vec)
-        .collect()
+    let recs: Vec<&Rec> = recs.collect();
+    let mut count: Vec<usize> = Vec::new();
+    for r in &recs {
+        let c = r.cpu() as usize;
+        if c >= count.len() {
+            count.resize(c + 1, 0);
+        }
+        count[c] += 1;
+    }
+    let mut groups: Vec<Vec<&Rec>> = count.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for r in recs {
+        groups[r.cpu() as usize].push(r);
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
 }
 
 /// `where (seq N, A s before the end)`.
@@ -378,6 +483,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{:>9}  {:>12}  {:<14}  where", "seq", "time", "kind")?;
         // A run of probe hits at one place (text patching, module loads
         // through the cache routines) shows as first, count, last.
+        let mut line = Vec::with_capacity(256);
         let mut i = 0;
         while i < recs.len() {
             let run = recs[i..]
@@ -386,7 +492,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
                 .count()
                 .max(1);
             if run > COLLAPSE_RUN {
-                timeline_line(out, d, recs[i])?;
+                timeline_line(out, &mut line, d, recs[i])?;
                 let (a, b) = (recs[i + 1].seq(), recs[i + run - 2].seq());
                 writeln!(
                     out,
@@ -395,10 +501,10 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
                     "",
                     run - 2
                 )?;
-                timeline_line(out, d, recs[i + run - 1])?;
+                timeline_line(out, &mut line, d, recs[i + run - 1])?;
             } else {
                 for r in &recs[i..i + run] {
-                    timeline_line(out, d, r)?;
+                    timeline_line(out, &mut line, d, r)?;
                 }
             }
             i += run;
