@@ -612,14 +612,23 @@ fn symbolize(
     let chunks = collect_chunks(recs);
     let mut learned = Vec::new();
     if !chunks.is_empty() {
+        // `recs` is runs of increasing seq (ring, then samples): a cursor
+        // into the chunks follows it, searching only where a run starts.
+        let (mut lo, mut last) = (0, 0);
         for i in 0..recs.len() {
             let r = &recs[i];
             if r.kind == Kind::Name {
                 continue;
             }
             let seq = r.seq();
-            let lo = chunks.partition_point(|c| c.0 < seq);
-            let n = chunks[lo..].partition_point(|c| c.0 == seq);
+            if seq < last {
+                lo = chunks.partition_point(|c| c.0 < seq);
+            }
+            last = seq;
+            while chunks.get(lo).is_some_and(|c| c.0 < seq) {
+                lo += 1;
+            }
+            let n = chunks[lo..].iter().take_while(|c| c.0 == seq).count();
             if n == 0 {
                 continue;
             }

@@ -135,7 +135,7 @@ fn run(a: DecodeArgs) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return fail(p, e, EXIT_SYMBOLS),
             };
-            match SymbolTable::parse(&String::from_utf8_lossy(&text), kind) {
+            match SymbolTable::parse_bytes(&text, kind) {
                 Ok(t) => Some(t),
                 Err(e) => return fail(p, e, EXIT_SYMBOLS),
             }

@@ -69,33 +69,56 @@ fn timeline_line(out: &mut impl Write, line: &mut Vec<u8>, d: &Decoded, r: &Rec)
     out.write_all(line)
 }
 
-/// Decimal digits of `v` into the end of `buf`; returns where they start.
+/// Decimal digits of `v` into the end of `buf`, two at a time; returns
+/// where they start.
 fn dec_digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return i;
-        }
+    while v >= 100 {
+        let p = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
     }
+    if v >= 10 {
+        let p = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    i
 }
 
 /// `{v:#x}`.
 fn push_hex(line: &mut Vec<u8>, v: u64) {
-    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
-    line.extend_from_slice(b"0x");
-    for k in (0..digits).rev() {
-        line.push(b"0123456789abcdef"[(v >> (4 * k)) as usize & 0xf]);
+    let mut buf = [0u8; 18];
+    let mut i = buf.len();
+    let mut x = v;
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(x & 0xf) as usize];
+        x >>= 4;
+        if x == 0 {
+            break;
+        }
     }
+    buf[i - 2..i].copy_from_slice(b"0x");
+    line.extend_from_slice(&buf[i - 2..]);
 }
 
 /// `{v:>width}` for a decimal `v`.
 fn push_dec(line: &mut Vec<u8>, v: u64, width: usize) {
     let mut buf = [0u8; 20];
     let i = dec_digits(v, &mut buf);
-    line.resize(line.len() + width.saturating_sub(buf.len() - i), b' ');
+    for _ in buf.len() - i..width {
+        line.push(b' ');
+    }
     line.extend_from_slice(&buf[i..]);
 }
 
@@ -107,7 +130,9 @@ fn push_secs(line: &mut Vec<u8>, ns: i128, width: usize) {
     let mut buf = [0u8; 20];
     let i = dec_digits(int, &mut buf);
     let len = buf.len() - i + 8;
-    line.resize(line.len() + width.saturating_sub(len), b' ');
+    for _ in len..width {
+        line.push(b' ');
+    }
     line.push(if ns < 0 { b'-' } else { b'+' });
     line.extend_from_slice(&buf[i..]);
     line.push(b'.');
@@ -120,13 +145,17 @@ fn push_secs(line: &mut Vec<u8>, ns: i128, width: usize) {
 /// gives), built without the formatting machinery for the common parts:
 /// one line per record, a million of them in a large trail.
 fn timeline_line_into(line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()> {
+    let name_len = r.sym.as_ref().map_or(0, |s| {
+        s.name.len() + s.module.as_ref().map_or(0, |m| m.len())
+    });
+    line.reserve(192 + name_len);
     push_dec(line, r.seq(), 9);
     line.extend_from_slice(b"  ");
     push_secs(line, rel_ns(d, r.raw.ts_ns), 12);
     line.extend_from_slice(b"  ");
     let kind = r.kind.name().as_bytes();
     line.extend_from_slice(kind);
-    line.resize(line.len() + 14usize.saturating_sub(kind.len()), b' ');
+    line.extend_from_slice(&b"              "[kind.len().min(14)..]);
     line.extend_from_slice(b"  ");
     match &r.sym {
         Some(s) => {
@@ -1182,4 +1211,35 @@ pub fn json(d: &Decoded, out: &mut impl Write) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, ShallowPretty::default());
     doc(d).serialize(&mut ser).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_numbers_format_as_std_does() {
+        let mut vals = vec![0u64, 1, 9, 10, 99, 100, 101, 999_999, u64::MAX, u64::MAX - 1];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(x >> (x % 64));
+        }
+        for v in vals {
+            let mut line = Vec::new();
+            push_dec(&mut line, v, 9);
+            push_hex(&mut line, v);
+            let ns = i128::from(v) - i128::from(u64::MAX / 2);
+            push_secs(&mut line, ns, 12);
+            push_secs(&mut line, i128::from(v), 12);
+            let want = format!(
+                "{v:>9}{v:#x}{:>12}{:>12}",
+                Secs(ns).to_string(),
+                Secs(i128::from(v)).to_string()
+            );
+            assert_eq!(String::from_utf8(line).unwrap(), want, "{v}");
+        }
+    }
 }
