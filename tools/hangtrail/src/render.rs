@@ -95,18 +95,24 @@ fn dec_digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
     i
 }
 
-/// `{v:#x}`.
+/// `{v:#x}`, a byte (two digits) at a time.
 fn push_hex(line: &mut Vec<u8>, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 18];
     let mut i = buf.len();
     let mut x = v;
-    loop {
+    while x >= 0x10 {
+        let b = (x & 0xff) as usize;
+        i -= 2;
+        buf[i] = HEX[b >> 4];
+        buf[i + 1] = HEX[b & 0xf];
+        x >>= 8;
+    }
+    // One digit left (the pairs stop below 0x10, so a pair written last
+    // has no leading zero), or none; `0` is one digit.
+    if x != 0 || i == buf.len() {
         i -= 1;
-        buf[i] = b"0123456789abcdef"[(x & 0xf) as usize];
-        x >>= 4;
-        if x == 0 {
-            break;
-        }
+        buf[i] = HEX[x as usize];
     }
     buf[i - 2..i].copy_from_slice(b"0x");
     line.extend_from_slice(&buf[i - 2..]);
@@ -122,22 +128,32 @@ fn push_dec(line: &mut Vec<u8>, v: u64, width: usize) {
     line.extend_from_slice(&buf[i..]);
 }
 
-/// `{:>12}` of [`Secs`]: `+S.ffffff` right-aligned.
-fn push_secs(line: &mut Vec<u8>, ns: i128, width: usize) {
+/// `{seq:>9}  {Secs(ns):>12}  {kind:<14}  ` into `p` (all spaces, at least
+/// 20 + 2 + 29 + 2 + 14 + 2 bytes); returns its length.
+fn line_prefix(p: &mut [u8; 80], seq: u64, ns: i128, kind: &str) -> usize {
+    let mut buf = [0u8; 20];
+    let i = dec_digits(seq, &mut buf);
+    let nd = buf.len() - i;
+    let mut n = nd.max(9);
+    p[n - nd..n].copy_from_slice(&buf[i..]);
+    n += 2;
     // The difference of two u64 timestamps: its magnitude fits a u64.
     let a = u64::try_from(ns.unsigned_abs()).unwrap_or(u64::MAX);
     let (int, frac) = (a / 1_000_000_000, a % 1_000_000_000 / 1000);
-    let mut buf = [0u8; 20];
     let i = dec_digits(int, &mut buf);
-    let len = buf.len() - i + 8;
-    for _ in len..width {
-        line.push(b' ');
-    }
-    line.push(if ns < 0 { b'-' } else { b'+' });
-    line.extend_from_slice(&buf[i..]);
-    line.push(b'.');
+    let ni = buf.len() - i;
+    n += 12usize.saturating_sub(ni + 8);
+    p[n] = if ns < 0 { b'-' } else { b'+' };
+    p[n + 1..n + 1 + ni].copy_from_slice(&buf[i..]);
+    n += 1 + ni;
+    p[n] = b'.';
+    // Six digits, zero-padded: 1_000_000 + frac has seven, drop the 1.
     let j = dec_digits(frac + 1_000_000, &mut buf);
-    line.extend_from_slice(&buf[j + 1..]);
+    p[n + 1..n + 7].copy_from_slice(&buf[j + 1..]);
+    n += 9;
+    let kind = &kind.as_bytes()[..kind.len().min(16)];
+    p[n..n + kind.len()].copy_from_slice(kind);
+    n + kind.len().max(14) + 2
 }
 
 /// The timeline line of `r` (what `"{:>9}  {:>12}  {:<14}  {}{}{}{}"` of
@@ -149,14 +165,9 @@ fn timeline_line_into(line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()
         s.name.len() + s.module.as_ref().map_or(0, |m| m.len())
     });
     line.reserve(192 + name_len);
-    push_dec(line, r.seq(), 9);
-    line.extend_from_slice(b"  ");
-    push_secs(line, rel_ns(d, r.raw.ts_ns), 12);
-    line.extend_from_slice(b"  ");
-    let kind = r.kind.name().as_bytes();
-    line.extend_from_slice(kind);
-    line.extend_from_slice(&b"              "[kind.len().min(14)..]);
-    line.extend_from_slice(b"  ");
+    let mut p = [b' '; 80];
+    let n = line_prefix(&mut p, r.seq(), rel_ns(d, r.raw.ts_ns), r.kind.name());
+    line.extend_from_slice(&p[..n]);
     match &r.sym {
         Some(s) => {
             if r.unverified {
@@ -174,10 +185,12 @@ fn timeline_line_into(line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()
         None if r.pc() == 0 => line.push(b'-'),
         None => push_hex(line, r.pc()),
     }
-    for n in flag_names(r.flags()) {
-        line.extend_from_slice(b" [");
-        line.extend_from_slice(n.as_bytes());
-        line.push(b']');
+    if r.flags() != 0 {
+        for n in flag_names(r.flags()) {
+            line.extend_from_slice(b" [");
+            line.extend_from_slice(n.as_bytes());
+            line.push(b']');
+        }
     }
     match r.kind {
         Kind::Probe => {
@@ -1219,7 +1232,18 @@ mod tests {
 
     #[test]
     fn timeline_numbers_format_as_std_does() {
-        let mut vals = vec![0u64, 1, 9, 10, 99, 100, 101, 999_999, u64::MAX, u64::MAX - 1];
+        let mut vals = vec![
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999_999,
+            u64::MAX,
+            u64::MAX - 1,
+        ];
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..2000 {
             x ^= x << 13;
@@ -1231,13 +1255,21 @@ mod tests {
             let mut line = Vec::new();
             push_dec(&mut line, v, 9);
             push_hex(&mut line, v);
-            let ns = i128::from(v) - i128::from(u64::MAX / 2);
-            push_secs(&mut line, ns, 12);
-            push_secs(&mut line, i128::from(v), 12);
+            for ns in [
+                i128::from(v) - i128::from(u64::MAX / 2),
+                i128::from(v),
+                -i128::from(v),
+            ] {
+                let mut p = [b' '; 80];
+                let n = line_prefix(&mut p, v, ns, "stop-context");
+                line.extend_from_slice(&p[..n]);
+            }
+            let w = |ns: i128| format!("{v:>9}  {:>12}  {:<14}  ", Secs(ns), "stop-context");
             let want = format!(
-                "{v:>9}{v:#x}{:>12}{:>12}",
-                Secs(ns).to_string(),
-                Secs(i128::from(v)).to_string()
+                "{v:>9}{v:#x}{}{}{}",
+                w(i128::from(v) - i128::from(u64::MAX / 2)),
+                w(i128::from(v)),
+                w(-i128::from(v))
             );
             assert_eq!(String::from_utf8(line).unwrap(), want, "{v}");
         }
