@@ -494,7 +494,14 @@ fn classify(
     for (a, out) in [samples, records].into_iter().enumerate() {
         sort_keys(&mut keys[a]);
         out.reserve(keys[a].len());
-        for &(_, i) in &keys[a] {
+        for (k, &(_, i)) in keys[a].iter().enumerate() {
+            // Seq order jumps between CPUs' rings: ask for a slot ahead.
+            if let Some(b) = keys[a]
+                .get(k + 16)
+                .and_then(|&(_, j)| bytes.get(base + j as usize * RECORD_SIZE))
+            {
+                crate::prefetch::prefetch(b);
+            }
             let i = i as usize;
             let (area, cpu, slot) = if i < nsamples {
                 let spc = h.samples_per_cpu as usize;

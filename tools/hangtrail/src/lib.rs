@@ -20,6 +20,7 @@ pub mod verdict_core;
 pub mod debuginfo;
 pub mod decode;
 pub mod input;
+mod prefetch;
 pub mod render;
 pub mod symbols;
 /// Test-only generators (tests, examples, fuzzer): not part of the shipped

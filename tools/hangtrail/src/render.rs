@@ -528,6 +528,10 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
         let mut line = Vec::with_capacity(256);
         let mut i = 0;
         while i < recs.len() {
+            // Far apart in memory: ask for one a few lines ahead.
+            if let Some(&r) = recs.get(i + 12) {
+                crate::prefetch::prefetch(r);
+            }
             let run = recs[i..]
                 .iter()
                 .take_while(|r| alike(r, recs[i]))
