@@ -207,8 +207,7 @@ fn main() -> ExitCode {
     let decode_once = |p: &Path| -> Decoded {
         let bytes = input::open(p).expect("opens trail");
         let text = std::fs::read(&map_path).expect("reads map");
-        let t =
-            SymbolTable::parse(&String::from_utf8_lossy(&text), Source::SystemMap).expect("map");
+        let t = SymbolTable::parse_bytes(&text, Source::SystemMap).expect("map");
         let opts = Options {
             symbols: Some(&t),
             ..Options::default()

@@ -494,7 +494,14 @@ fn classify(
     for (a, out) in [samples, records].into_iter().enumerate() {
         sort_keys(&mut keys[a]);
         out.reserve(keys[a].len());
-        for &(_, i) in &keys[a] {
+        for (k, &(_, i)) in keys[a].iter().enumerate() {
+            // Seq order jumps between CPUs' rings: ask for a slot ahead.
+            if let Some(b) = keys[a]
+                .get(k + 16)
+                .and_then(|&(_, j)| bytes.get(base + j as usize * RECORD_SIZE))
+            {
+                crate::prefetch::prefetch(b);
+            }
             let i = i as usize;
             let (area, cpu, slot) = if i < nsamples {
                 let spc = h.samples_per_cpu as usize;
@@ -532,35 +539,36 @@ fn classify(
     }
 }
 
-/// A name chunk: `(chunk index, chunk seq, payload)`.
-type Chunk = (u16, u64, [u8; crate::format::PAYLOAD_LEN]);
-/// Name chunks by owner seq.
-type Chunks = HashMap<u64, Vec<Chunk>>;
+/// A name chunk: `(owner seq, chunk index, chunk seq, index of its record)`.
+type Chunk = (u64, u16, u64, u32);
 
-fn collect_chunks(records: &[Rec]) -> Chunks {
-    let mut chunks = Chunks::new();
-    for r in records.iter().filter(|r| r.kind == Kind::Name) {
-        chunks
-            .entry(r.arg())
-            .or_default()
-            .push((r.raw.point, r.seq(), r.raw.payload));
-    }
+/// Every name chunk, sorted by (owner, index, seq): an owner's chunks are
+/// one run, found by binary search (no map of owner to a list).
+fn collect_chunks(records: &[Rec]) -> Vec<Chunk> {
+    let mut chunks: Vec<Chunk> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == Kind::Name)
+        .map(|(i, r)| (r.arg(), r.raw.point, r.seq(), i as u32))
+        .collect();
+    chunks.sort_unstable();
     chunks
 }
 
-/// Joins an owner's name chunks (0, 1, 2, ... without gaps; the first copy
-/// of a duplicated index wins) and parses the text.
-fn assemble(chunks: &mut [Chunk]) -> Option<(Sym, Option<u64>)> {
-    chunks.sort_by_key(|&(idx, seq, _)| (idx, seq));
+/// Joins an owner's name chunks (sorted by index, then seq: 0, 1, 2, ...
+/// without gaps; the first copy of a duplicated index wins) and parses the
+/// text.
+fn assemble(chunks: &[Chunk], records: &[Rec]) -> Option<(Sym, Option<u64>)> {
     let mut text = Vec::new();
     let mut next = 0u16;
-    for (idx, _, payload) in chunks.iter() {
-        if *idx < next {
+    for &(_, idx, _, at) in chunks {
+        if idx < next {
             continue;
         }
-        if *idx != next {
+        if idx != next {
             break;
         }
+        let payload = &records[at as usize].raw.payload;
         let part = cstr(payload);
         text.extend_from_slice(part);
         next += 1;
@@ -573,11 +581,8 @@ fn assemble(chunks: &mut [Chunk]) -> Option<(Sym, Option<u64>)> {
 
 /// The name of a probe record from its point: `symbol`, offset
 /// `Point.offset + (pc - Point.addr)` when that is sane, else `Point.offset`.
-fn point_sym(p: &PointInfo, pc: u64) -> Option<Sym> {
-    let name = p.symbol();
-    if name.is_empty() {
-        return None;
-    }
+fn point_sym(p: &PointInfo, name: &Option<Arc<str>>, pc: u64) -> Option<Sym> {
+    let name = name.as_ref()?;
     let base = u64::from(p.offset);
     let offset = if p.addr == 0 {
         base
@@ -588,7 +593,11 @@ fn point_sym(p: &PointInfo, pc: u64) -> Option<Sym> {
             _ => base,
         }
     };
-    Some(Sym::new(name, offset))
+    Some(Sym {
+        name: name.clone(),
+        offset,
+        module: None,
+    })
 }
 
 /// A function learned from a name chunk's `name+0xoff/0xsize`: other pcs
@@ -607,13 +616,33 @@ fn symbolize(
     resolver: Option<&Resolver<'_>>,
     unverified: bool,
 ) {
-    let mut chunks = collect_chunks(recs);
+    let chunks = collect_chunks(recs);
     let mut learned = Vec::new();
     if !chunks.is_empty() {
-        for r in recs.iter_mut().filter(|r| r.kind != Kind::Name) {
-            let Some((sym, size)) = chunks.get_mut(&r.seq()).and_then(|c| assemble(c)) else {
+        // `recs` is runs of increasing seq (ring, then samples): a cursor
+        // into the chunks follows it, searching only where a run starts.
+        let (mut lo, mut last) = (0, 0);
+        for i in 0..recs.len() {
+            let r = &recs[i];
+            if r.kind == Kind::Name {
+                continue;
+            }
+            let seq = r.seq();
+            if seq < last {
+                lo = chunks.partition_point(|c| c.0 < seq);
+            }
+            last = seq;
+            while chunks.get(lo).is_some_and(|c| c.0 < seq) {
+                lo += 1;
+            }
+            let n = chunks[lo..].iter().take_while(|c| c.0 == seq).count();
+            if n == 0 {
+                continue;
+            }
+            let Some((sym, size)) = assemble(&chunks[lo..lo + n], recs) else {
                 continue;
             };
+            let r = &mut recs[i];
             if let (Some(size), Some(start)) = (size, r.pc().checked_sub(sym.offset)) {
                 if size <= MAX_SYMBOL_SPAN && r.pc() != 0 {
                     let s = Sym {
@@ -631,13 +660,18 @@ fn symbolize(
         }
     }
     learned.sort_by_key(|l| l.start);
+    // One shared name per point, not one allocated per record.
+    let point_names: Vec<Option<Arc<str>>> = points
+        .iter()
+        .map(|p| (!p.symbol().is_empty()).then(|| Arc::from(p.symbol())))
+        .collect();
     for r in recs.iter_mut() {
         if r.sym.is_some() || r.kind == Kind::Name || r.has(REC_USER) || r.pc() == 0 {
             continue;
         }
         if matches!(r.kind, Kind::Probe | Kind::Return) {
-            if let Some(p) = r.point.and_then(|i| points.get(usize::from(i))) {
-                r.sym = point_sym(p, r.pc());
+            if let Some(i) = r.point.map(usize::from).filter(|&i| i < points.len()) {
+                r.sym = point_sym(&points[i], &point_names[i], r.pc());
                 if r.sym.is_some() {
                     continue;
                 }

@@ -21,6 +21,7 @@ pub mod debuginfo;
 pub mod decode;
 pub mod input;
 pub mod journal;
+mod prefetch;
 pub mod render;
 pub mod save;
 pub mod symbols;
