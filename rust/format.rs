@@ -77,6 +77,16 @@ pub const HDR_NMI_REACHES_IRQS_OFF: u32 = 1 << 1;
 /// Header flag (v2): `crash_kexec_post_notifiers` was set (the panic
 /// notifiers run before `__crash_kexec`).
 pub const HDR_POST_NOTIFIERS: u32 = 1 << 2;
+/// Header flag: someone released the trail (a root write to debugfs
+/// `release` after saving `previous`): the next system-kernel load may
+/// record over it. Any version: v1 trails carry it the same way.
+pub const HDR_RELEASED: u32 = 1 << 3;
+/// Header flag: the trail ended in order, not in a crash: `hangtrail.ko` was
+/// unloaded, or the kernel began an orderly reboot, halt, power-off or
+/// `kexec -e` (the reboot notifier chain ran). The next system-kernel load
+/// records over it. A trail with neither this flag nor `HDR_RELEASED` is a
+/// crashed boot's: the next load keeps it (the overwrite guard).
+pub const HDR_ENDED: u32 = 1 << 4;
 
 /// Record flag: written by a task inside a kexec load (`kexec -p` time).
 /// v2: only records written while the loading task is current carry it

@@ -8,7 +8,10 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::decode::{flag_names, Decoded, Rec};
-use crate::format::{Kind, HDR_CRASH_KERNEL_REACHED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS};
+use crate::format::{
+    Kind, HDR_CRASH_KERNEL_REACHED, HDR_ENDED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS,
+    HDR_RELEASED,
+};
 use crate::verdict::CpuView;
 
 /// Bad slots listed one by one in the text output; the rest are counted.
@@ -454,13 +457,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
         h.ring_records, h.samples_per_cpu
     )?;
     writeln!(out, "  started at:  {} ns (local_clock)", h.start_ns)?;
-    let flags = if h.flags & HDR_CRASH_KERNEL_REACHED != 0 {
-        "crash kernel reached".to_string()
-    } else if h.flags == 0 {
-        "none (crash kernel not reached)".to_string()
-    } else {
-        format!("{:#x}", h.flags)
-    };
+    let flags = header_flag_names(h.flags);
     writeln!(out, "  flags:       {flags}")?;
     let slide = match (d.slide, d.symbol_source) {
         (Some(s), Some(src)) => format!(" (KASLR slide {s:#x} against {})", src.name()),
@@ -730,6 +727,8 @@ struct JHeader {
     start_ns: u64,
     flags: u32,
     crash_kernel_reached: bool,
+    released: bool,
+    ended: bool,
     nmi_reaches_irqs_off: bool,
     post_notifiers: bool,
     sample_period_ns: u64,
@@ -989,6 +988,8 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             start_ns: h.start_ns,
             flags: h.flags,
             crash_kernel_reached: h.flags & HDR_CRASH_KERNEL_REACHED != 0,
+            released: h.flags & HDR_RELEASED != 0,
+            ended: h.flags & HDR_ENDED != 0,
             nmi_reaches_irqs_off: h.flags & HDR_NMI_REACHES_IRQS_OFF != 0,
             post_notifiers: h.flags & HDR_POST_NOTIFIERS != 0,
             sample_period_ns: h.sample_period_ns,
@@ -1228,6 +1229,34 @@ pub fn json(d: &Decoded, out: &mut impl Write) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, ShallowPretty::default());
     doc(d).serialize(&mut ser).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+/// The header's flags as words: what the crash kernel, the overwrite guard
+/// and the module at load said about the trail.
+fn header_flag_names(flags: u32) -> String {
+    const NAMES: [(u32, &str); 5] = [
+        (HDR_CRASH_KERNEL_REACHED, "crash kernel reached"),
+        (HDR_NMI_REACHES_IRQS_OFF, "NMI reaches interrupts-off CPUs"),
+        (HDR_POST_NOTIFIERS, "crash_kexec_post_notifiers"),
+        (HDR_ENDED, "ended in order (unload or orderly reboot)"),
+        (HDR_RELEASED, "released"),
+    ];
+    let mut words: Vec<String> = NAMES
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let known = NAMES.iter().fold(0, |a, (bit, _)| a | bit);
+    if flags & !known != 0 {
+        words.push(format!("unknown {:#x}", flags & !known));
+    }
+    if flags & HDR_CRASH_KERNEL_REACHED == 0 {
+        words.push("crash kernel not reached".to_string());
+    }
+    if flags & (HDR_ENDED | HDR_RELEASED) == 0 {
+        words.push("held by the next load (a crash's, not released)".to_string());
+    }
+    words.join(", ")
 }
 
 #[cfg(test)]
