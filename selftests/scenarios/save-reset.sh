@@ -7,11 +7,7 @@
 # second run must find the trail saved and send nothing.
 
 first() {
-	ht_prepare
-	ht_kdump_load
-	ht_triggered "sysrq crash on CPU 0"
-	echo c > /proc/sysrq-trigger
-	ht_wait_forever
+	ht_sysrq_crash_kdump
 }
 
 again() {
