@@ -138,6 +138,9 @@ class Scenario:
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
     # Extra files in the guest's root: name -> function(build) -> bytes.
     files: dict = dataclasses.field(default_factory=dict)
+    # Host binaries copied into the guest's /bin with the libraries ldd
+    # names (x86_64 guests: the host's userspace).
+    bins: tuple = ()
     script: str = ""  # selftests/scenarios/SCRIPT.sh; "" = the scenario's name
     # Guest kernels (ARCHES keys) the scenario runs on by default.
     arches: tuple = ("x86_64", "arm64")
@@ -195,6 +198,11 @@ SCENARIOS = {
     # the NMI and ran crash_save_cpu.
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", script="stall-reset",
                                 arches=("x86_64",)),
+    # shootdown-stall, then `hangtrail save` after the warm reset as
+    # hangtrail-save.service runs it, socat standing in for journald's
+    # socket (x86_64: the guest runs the host-built decoder).
+    "save-reset": Scenario(params="inject_stall=lapic_shutdown", arches=("x86_64",),
+                           bins=("/usr/bin/socat",)),
     # The trail in the region is a fixture's, from another boot: decoded
     # with the fixture's kallsyms (the symbol check refuses the run's).
     "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)},
@@ -393,6 +401,8 @@ def initramfs(build, sc_name, conf, work):
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n"
                                          "nobody:x:65534:65534:nobody:/:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for b in SCENARIOS[sc_name].bins:
+        copy_with_libs(b, root / "bin" / Path(b).name, root)
     for name, make in SCENARIOS[sc_name].files.items():
         (root / name).write_bytes(make(build))
     with open(root / "etc" / "ht.conf", "w") as f:

@@ -734,6 +734,71 @@ def check_shootdown_stall(r, c):
     c.eq((v["last"] or {}).get("symbol"), "lapic_shutdown", "verdict: hung after the stop, in lapic_shutdown")
 
 
+def journal_entries(data):
+    """journald's native protocol, as journald parses it: `NAME=value` lines,
+    or `NAME`, a little-endian u64 length, the value and a newline. Entries
+    sent one after another into one file are not separated: a repeated field
+    name shows as a second value."""
+    fields, i = [], 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        line = data[i:nl]
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            i = nl + 1
+        else:
+            n = int.from_bytes(data[nl + 1:nl + 9], "little")
+            k, v = line, data[nl + 9:nl + 9 + n]
+            if data[nl + 9 + n:nl + 10 + n] != b"\n":
+                raise ValueError("binary field not followed by a newline")
+            i = nl + 10 + n
+        fields.append((k.decode(), v.decode(errors="replace")))
+    return fields
+
+
+def check_save_reset(r, c):
+    check_shootdown_stall(r, c)
+    d = r.json()
+    c.eq(r.value("HT-SAVE1-RC"), "0", "hangtrail save: exit code")
+    first = " ".join(r.values("HT-SAVE1"))
+    bid = d["header"]["boot_id"]
+    c.eq(r.value("HT-SAVED"), bid, "saved under the trail's boot id")
+    want = f"hangtrail: saved /var/lib/hangtrail/{bid}: {d['verdict']['line'].removeprefix('verdict: ')}"
+    c.that(want in first, f"hangtrail save said {first!r}, want {want!r}")
+    c.eq(r.value("HT-SAVE2-RC"), "0", "second hangtrail save: exit code")
+    second = " ".join(r.values("HT-SAVE2"))
+    c.that("already holds this trail; nothing to do" in second, f"second hangtrail save said {second!r}")
+    files = ("saved-previous.bin", "saved-decode.json", "saved-decode.txt", "journal.bin")
+    missing = [f for f in files if f not in r.files]
+    if not c.eq(missing, [], "files sent from the guest"):
+        return
+    c.that(r.files["saved-previous.bin"].read_bytes() == r.files["previous.bin"].read_bytes(),
+           "previous.bin saved in the guest is the trail in debugfs")
+    saved = json.loads(r.files["saved-decode.json"].read_text())
+    c.eq(saved["header"]["symbols"], "kallsyms", "the guest decoded with its /proc/kallsyms")
+    for k in ("state", "reason", "cpu", "line", "summary", "next_expected"):
+        c.eq(saved["verdict"][k], d["verdict"][k], f"saved decode.json verdict.{k} (host's decode)")
+    txt = r.files["saved-decode.txt"].read_text().splitlines()
+    c.eq(txt[-1] if txt else None, d["verdict"]["line"], "saved decode.txt's verdict line")
+    try:
+        entry = journal_entries(r.files["journal.bin"].read_bytes())
+    except (ValueError, IndexError) as e:
+        c.that(False, f"journal datagram does not parse: {e}")
+        return
+    got = {}
+    for k, v in entry:
+        got.setdefault(k, []).append(v)
+    c.eq(got.get("MESSAGE_ID"), ["2c74ffa988ab48559b0f0484357b5783"], "one journal entry, its MESSAGE_ID")
+    last = d["verdict"]["last"] or {}
+    for k, v in [("HANGTRAIL_VERDICT", "hung"), ("HANGTRAIL_REASON", d["verdict"]["reason"]),
+                 ("PRIORITY", "3"), ("HANGTRAIL_CPU", "0"),
+                 ("HANGTRAIL_PC", last.get("pc_hex")),
+                 ("HANGTRAIL_SYMBOL", f"{last.get('symbol')}+{last.get('offset', 0):#x}"),
+                 ("HANGTRAIL_BOOT_ID", bid), ("HANGTRAIL_DIR", f"/var/lib/hangtrail/{bid}"),
+                 ("MESSAGE", f"hangtrail: previous boot stopped: {d['verdict']['line'].removeprefix('verdict: ')}")]:
+        c.eq(got.get(k), [v], f"journal {k}")
+
+
 def check_stop_missed(r, c):
     c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
     d = r.json()
@@ -933,6 +998,7 @@ TESTS = [
     ("kexec-reboot", check_kexec_reboot),
     ("post-notifiers", check_post_notifiers),
     ("shootdown-stall", check_shootdown_stall),
+    ("save-reset", check_save_reset),
     ("v1-crash-kernel", check_v1_crash_kernel),
     ("stop-missed", check_stop_missed),
     ("hard-lockup", check_hard_lockup),
