@@ -1,5 +1,6 @@
-//! `hangtrail decode`: says where a machine hung from a hangtrail region.
-//! See Documentation/decoder.rst.
+//! `hangtrail decode`: says where a machine hung from a hangtrail region;
+//! `hangtrail save`: keeps the previous boot's trail, decoded, and logs its
+//! verdict. See Documentation/decoder.rst.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -11,12 +12,19 @@ use hangtrail::debuginfo::DebugInfo;
 use hangtrail::decode::{decode, Error, Options};
 use hangtrail::input::{self, Input};
 use hangtrail::render;
+use hangtrail::save::{self, Failure, Saved};
 use hangtrail::symbols::{Source, SymbolTable};
 
 /// Exit code: input unreadable or not a trail.
 const EXIT_INPUT: u8 = 3;
 /// Exit code: symbol file or vmlinux unreadable or unusable.
 const EXIT_SYMBOLS: u8 = 4;
+/// `save` exit code: no previous trail to save.
+const EXIT_NO_TRAIL: u8 = 3;
+/// `save` exit code: the trail does not parse (kept raw all the same).
+const EXIT_UNPARSED: u8 = 4;
+/// `save` exit code: writing the saved trail failed.
+const EXIT_WRITE: u8 = 5;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +41,32 @@ struct Cli {
 enum Command {
     /// Decode a region and say where the machine hung.
     Decode(DecodeArgs),
+    /// Save the previous boot's trail, decoded, under DIR/BOOT-ID/ and log
+    /// its verdict to the journal (once per trail).
+    Save(SaveArgs),
+}
+
+#[derive(Args)]
+struct SaveArgs {
+    /// The trail to save.
+    #[arg(long, value_name = "F", default_value = save::PREVIOUS)]
+    previous: PathBuf,
+    /// Where saved trails go (one directory per trail).
+    #[arg(long, value_name = "DIR", default_value = save::STATE_DIR)]
+    dir: PathBuf,
+    /// Symbols to decode with, used only if readable and matching the
+    /// trail.
+    #[arg(long, value_name = "F", default_value = save::KALLSYMS)]
+    kallsyms: PathBuf,
+    /// Decode without symbols.
+    #[arg(long = "no-kallsyms")]
+    no_kallsyms: bool,
+    /// journald's native-protocol socket.
+    #[arg(long = "journal-socket", value_name = "F", default_value = hangtrail::journal::SOCKET)]
+    journal_socket: PathBuf,
+    /// Send no journal entry.
+    #[arg(long = "no-journal")]
+    no_journal: bool,
 }
 
 #[derive(Args)]
@@ -191,9 +225,72 @@ fn run(a: DecodeArgs) -> ExitCode {
     }
 }
 
+fn run_save(a: SaveArgs) -> ExitCode {
+    let cfg = save::Config {
+        previous: a.previous,
+        state_dir: a.dir,
+        kallsyms: (!a.no_kallsyms).then_some(a.kallsyms),
+        journal: (!a.no_journal).then_some(a.journal_socket),
+    };
+    let warn = |e: Option<String>| {
+        if let Some(e) = e {
+            eprintln!("hangtrail: warning: {e}");
+        }
+    };
+    match save::save(&cfg) {
+        Ok(Saved::New {
+            dir,
+            line,
+            symbols_note,
+            journal_error,
+            ..
+        }) => {
+            warn(symbols_note);
+            warn(journal_error);
+            println!("hangtrail: saved {}: {line}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Ok(Saved::Already { dir }) => {
+            println!(
+                "hangtrail: {} already holds this trail; nothing to do",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Saved::Unparsed {
+            dir,
+            why,
+            new,
+            journal_error,
+        }) => {
+            warn(journal_error);
+            let kept = if new {
+                "kept raw in"
+            } else {
+                "already kept in"
+            };
+            eprintln!(
+                "hangtrail: error: {}: {why}; {kept} {}",
+                cfg.previous.display(),
+                dir.display()
+            );
+            ExitCode::from(EXIT_UNPARSED)
+        }
+        Err(e @ Failure::NoTrail(_)) => {
+            eprintln!("hangtrail: {e}");
+            ExitCode::from(EXIT_NO_TRAIL)
+        }
+        Err(e @ Failure::Write(..)) => {
+            eprintln!("hangtrail: error: {e}");
+            ExitCode::from(EXIT_WRITE)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode(a) => run(a),
+        Command::Save(a) => run_save(a),
     }
 }
 
