@@ -61,7 +61,10 @@ pub fn open(path: &Path) -> io::Result<Input> {
         // SAFETY: a private read-only mapping of a regular file; nothing in
         // this process writes it (see above for other processes).
         if let Ok(map) = unsafe { memmap2::Mmap::map(&f) } {
-            let len = trail_len(&map, map.len() as u64) as usize;
+            // What `read_bounded` would read: the header area, then the
+            // region size it gives.
+            let header = &map[..map.len().min(HEADER_SIZE)];
+            let len = trail_len(header, map.len() as u64) as usize;
             return Ok(Input::Mapped(map, len));
         }
     }
@@ -103,4 +106,45 @@ pub fn read_devmem(addr: u64, size: u64) -> io::Result<Vec<u8>> {
     let want = trail_len(&out, size) as usize;
     copy_mapped(&map, out.len(), want.max(out.len()), &mut out);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Arch, Kind, NO_POINT};
+    use crate::synth::TrailBuilder;
+
+    #[test]
+    fn files_mapped_up_to_the_region_size() {
+        let mut b = TrailBuilder::new(Arch::X86_64, 2, 16);
+        b.record(1, Kind::Probe, 0x1234, 0, 0, NO_POINT);
+        let img = b.build();
+        let dir = std::env::temp_dir().join(format!("hangtrail-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Trailing bytes past the region are not part of the trail.
+        let p = dir.join("trail.bin");
+        let mut long = img.clone();
+        long.extend_from_slice(&[0xaa; 1000]);
+        std::fs::write(&p, &long).unwrap();
+        let got = open(&p).unwrap();
+        assert!(matches!(got, Input::Mapped(..)));
+        assert_eq!(&*got, &img[..]);
+        // Shorter than a header: read, as given.
+        let q = dir.join("short.bin");
+        std::fs::write(&q, &img[..100]).unwrap();
+        let got = open(&q).unwrap();
+        assert!(matches!(got, Input::Owned(_)));
+        assert_eq!(&*got, &img[..100]);
+        // Not a trail: the header's bytes only, as read_bounded does.
+        let r = dir.join("junk.bin");
+        std::fs::write(&r, vec![0x55; HEADER_SIZE * 3]).unwrap();
+        assert_eq!(open(&r).unwrap().len(), HEADER_SIZE);
+        assert_eq!(
+            read_bounded(&mut &vec![0x55; HEADER_SIZE * 3][..])
+                .unwrap()
+                .len(),
+            HEADER_SIZE
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

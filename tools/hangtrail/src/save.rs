@@ -152,7 +152,7 @@ fn read_previous(path: &Path) -> Result<Vec<u8>, Failure> {
 /// root); why not otherwise.
 fn symbols(path: &Path) -> Result<SymbolTable, String> {
     let text = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    SymbolTable::parse(&String::from_utf8_lossy(&text), Source::Kallsyms)
+    SymbolTable::parse_bytes(&text, Source::Kallsyms)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
