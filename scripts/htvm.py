@@ -163,6 +163,9 @@ SCENARIOS = {
                       conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
     "random-reset": Scenario(cpus=2, timeout=300,
                              conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
+    # Four boots: a hang, then loads that hold its trail until released;
+    # overwrite=1; an orderly reboot's trail, not held.
+    "overwrite-guard": Scenario(timeout=300),
     "module": Scenario(
         timeout=240,
         # The too-many-points case: this many probes= points + the plan's.
