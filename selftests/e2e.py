@@ -597,6 +597,54 @@ def check_overwrite_guard(r, c):
     c.eq(set(r.values("HT-OOPS")), {"0"}, "no oops or warning in any boot")
 
 
+def decode_raw(path):
+    """The decoder's JSON of a trail file, without symbols."""
+    return json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", path]))
+
+
+def check_wrong_region(r, c):
+    cases = dict(htvm.wrong_region_cases(htvm.ARCHES[r.arch].arch))
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: r.values(f"HT-DMESG-{tag}") for tag in cases}
+    c.eq(r.values("HT-OOPS"), ["0"] * len(cases), "no oops or warning after any load and rmmod")
+
+    def one(tag, text):
+        n = sum(text in ln for ln in dm[tag])
+        c.eq(n, 1, f"{tag}: one dmesg line with {text!r} (lines: {dm[tag]})")
+
+    one("v1", "previous trail is format version 1")
+    one("other-release", f"previous trail was written by kernel {htvm.OTHER_RELEASE.decode()} (this is ")
+    one("flips", f"previous trail: {htvm.FLIPS} records damaged")
+    one("garbage", "region holds no trail (no hangtrail magic)")
+    # The trails that parse are a crash's: held, byte-equal in `previous`.
+    for tag in ("v1", "other-release", "flips"):
+        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,release"),
+             f"{tag}: loaded, holding the trail")
+        name = f"previous-{tag}.bin"
+        if c.that(name in r.files, f"{name} sent"):
+            got = r.files[name].read_bytes()
+            c.that(got == cases[tag], f"{tag}: previous is the region's bytes ({len(got)} of {len(cases[tag])})")
+    # Garbage: no trail to keep; the load records (over it), with no previous.
+    c.eq((loads.get("garbage", {}).get("rc"), loads.get("garbage", {}).get("files")),
+         ("0", "current,probes"), "garbage: a fresh trail, no previous")
+    # Damage confined to the records the flips hit: the decoder marks exactly
+    # those slots bad, every other record is as in the intact trail.
+    if "previous-flips.bin" in r.files:
+        v2 = (htvm.TOP / htvm.V2_FIXTURE[htvm.ARCHES[r.arch].arch]).read_bytes()
+        _, hit = htvm.flipped(htvm.ARCHES[r.arch].arch, v2)
+        intact = r.out / "intact-v2.bin"
+        intact.write_bytes(v2)
+        a, b = decode_raw(intact), decode_raw(r.files["previous-flips.bin"])
+        c.eq(b["slots"]["valid"], a["slots"]["valid"] - len(hit), "valid slots: the intact trail's minus the hit")
+        c.eq(b["slots"]["invalid"] + b["slots"]["torn"], len(hit), "bad slots: as many as hit")
+        seqs = lambda d: {x["seq"] for x in d["records"]} | {x["seq"] for x in d["samples"]}  # noqa: E731
+        c.eq(len(seqs(a) - seqs(b)), len(hit), "records lost: only the hit ones")
+        c.that(seqs(b) <= seqs(a), "no record appears that the intact trail did not have")
+
+
 def ring_slots(path, d):
     """{cpu: [seq in slot order]} of the decoder's valid ring records: each
     is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
@@ -992,6 +1040,7 @@ TESTS = [
     ("storm", check_storm),
     ("random-reset", check_random_reset),
     ("overwrite-guard", check_overwrite_guard),
+    ("wrong-region", check_wrong_region),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
