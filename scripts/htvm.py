@@ -170,6 +170,11 @@ SCENARIOS = {
                       conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
     "random-reset": Scenario(cpus=2, timeout=300,
                              conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
+    # Four boots: a hang, then loads that hold its trail until released;
+    # overwrite=1; an orderly reboot's trail, not held.
+    "overwrite-guard": Scenario(timeout=300),
+    # A region holding what a load must not trust blindly, one case per load.
+    "wrong-region": Scenario(timeout=300, files={"wrong.words": lambda b: wrong_region_words(b)}),
     "module": Scenario(
         timeout=240,
         # The too-many-points case: this many probes= points + the plan's.
@@ -237,6 +242,78 @@ def v1_words(build):
     b = (TOP / V1_FIXTURE.format(arch=build.arch.arch)).read_bytes()
     lines = [f"{i} 0x{int.from_bytes(b[i:i + 8], 'little'):016x}"
              for i in range(0, len(b), 8) if any(b[i:i + 8])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# wrong-region: what the guest puts in the region before each load. A real
+# v2 trail of the arch (a golden fixture from a guest run; flags 0 or NMI
+# only: a crash's, held by a load).
+V2_FIXTURE = {"x86_64": "tools/hangtrail/tests/fixtures/guest-v2-no-kdump-x86_64/trail.bin",
+              "arm64": "tools/hangtrail/tests/fixtures/guest-v2-stall-reset-arm64/trail.bin"}
+OTHER_RELEASE = b"6.1.0-99-other-hangtrail"
+FLIPS = 4
+
+
+def fnv_header_checksum(area):
+    """format.rs `header_checksum`: FNV-1a over the header area, csum (offset
+    200) read as 0; never 0."""
+    h = 0x811C9DC5
+    for i, b in enumerate(area):
+        h = ((h ^ (0 if 200 <= i < 204 else b)) * 0x01000193) & 0xFFFFFFFF
+    return h or 1
+
+
+def reseal(img):
+    size = int.from_bytes(img[12:16], "little")
+    img[200:204] = fnv_header_checksum(img[:size]).to_bytes(4, "little")
+
+
+def valid_record_offsets(img):
+    """Offsets of the slots (samples and rings) whose seq is non-zero."""
+    hs, nr_cpus, ring = (int.from_bytes(img[o:o + 4], "little") for o in (12, 36, 40))
+    end = hs + nr_cpus * (8 + ring) * 64
+    return [o for o in range(hs, end, 64) if any(img[o:o + 8])]
+
+
+def wrong_region_cases(arch):
+    """[(name, bytes)] in the order the guest loads them: an older format
+    (v1), a trail from another kernel release, random bit flips in records of
+    a real trail (which records: `flipped` below), garbage with no magic."""
+    v1 = bytearray((TOP / V1_FIXTURE.format(arch=arch)).read_bytes())
+    v2 = bytearray((TOP / V2_FIXTURE[arch]).read_bytes())
+    other = bytearray(v2)
+    other[72:72 + 65] = OTHER_RELEASE.ljust(65, b"\0")
+    reseal(other)
+    flips, _ = flipped(arch, v2)
+    rng = random.Random(f"garbage-{arch}")
+    garbage = bytearray(rng.randbytes(4096)) + bytearray(len(v2) - 4096)
+    return [("v1", bytes(v1)), ("other-release", bytes(other)), ("flips", bytes(flips)),
+            ("garbage", bytes(garbage))]
+
+
+def flipped(arch, v2):
+    """The v2 trail with one random bit flipped in each of FLIPS records
+    (seeded: the same every run); returns it and the flipped slots' offsets."""
+    rng = random.Random(f"flips-{arch}")
+    img = bytearray(v2)
+    hit = sorted(rng.sample(valid_record_offsets(v2), FLIPS))
+    for off in hit:
+        bit = rng.randrange(64 * 8)
+        img[off + bit // 8] ^= 1 << (bit % 8)
+    return img, hit
+
+
+def wrong_region_words(build):
+    """`case offset value` lines: for each case, the 8-byte words that differ
+    from what the region holds before it (zeros, then the case before; a
+    load that holds a trail writes nothing)."""
+    lines, before = [], bytes(REGION_SIZE)
+    for name, img in wrong_region_cases(build.arch.arch):
+        img = img.ljust(REGION_SIZE, b"\0")
+        for i in range(0, REGION_SIZE, 8):
+            if img[i:i + 8] != before[i:i + 8]:
+                lines.append(f"{name} {i} 0x{int.from_bytes(img[i:i + 8], 'little'):016x}")
+        before = img
     return ("\n".join(lines) + "\n").encode()
 
 

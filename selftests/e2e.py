@@ -62,6 +62,8 @@ def records(d, **match):
 # Header flags (rust/format.rs).
 HDR_CRASH_KERNEL_REACHED = 1 << 0
 HDR_POST_NOTIFIERS = 1 << 2
+HDR_RELEASED = 1 << 3
+HDR_ENDED = 1 << 4
 
 
 def raw_header(path):
@@ -529,6 +531,120 @@ def check_permissions(r, c):
                f"{name}: a non-root read fails (got {user!r})")
 
 
+def check_overwrite_guard(r, c):
+    c.eq(r.boots, ["first", "again", "again", "again"],
+         "boots: hang + reset, reset while recording, orderly reboot")
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: " ".join(r.values(f"HT-DMESG-{tag}")) for tag in loads}
+    held = ("held-1", "held-2", "held-3", "after-refused")
+    for tag in held:
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "previous,release"),
+             f"load {tag}: held (no current, no probes)")
+        c.that("holding the trail of a boot that did not end in order" in dm[tag] and
+               "echo release > /sys/kernel/debug/hangtrail/release" in dm[tag],
+               f"load {tag}: one dmesg line says it holds the trail and how to release it")
+        c.that("recording to" not in dm[tag], f"load {tag}: records nothing")
+    # Byte-identical each time: nothing wrote the region.
+    md5s = {loads.get(t, {}).get("md5") for t in held} | {(r.value("HT-RELEASE") or "").split("md5=")[-1]}
+    c.eq(len(md5s), 1, f"previous is the same bytes in every held load and after release ({md5s})")
+    if "previous.bin" in r.files:
+        prev = r.files["previous.bin"].read_bytes()
+        c.eq(hashlib.md5(prev).hexdigest(), loads.get("held-1", {}).get("md5"), "previous.bin arrived whole")
+        d = r.json()
+        c.that(records(d, kind="probe", symbol="ksys_sync", cpu=1),
+               "the held trail is boot 1's: ksys_sync on CPU 1, where it stalled")
+        c.that(not d["header"]["released"] and not d["header"]["ended"], "boot 1's trail: neither flag")
+    c.that((r.value("HT-NOBODY-RELEASE") or "").startswith("refused:") and
+           "Permission denied" in r.value("HT-NOBODY-RELEASE"),
+           f"a non-root write cannot release ({r.value('HT-NOBODY-RELEASE')!r})")
+    c.eq(r.value("HT-BAD-WORD"), "refused", "a write of another word is refused")
+    c.that((r.value("HT-RELEASE") or "").startswith("rc=0"), "root releases the trail")
+    c.that("trail released" in " ".join(r.values("HT-DMESG-release")), "dmesg says released")
+    # After release: the next load records; previous is the same trail,
+    # only the released flag and the header checksum changed.
+    ld = loads.get("released", {})
+    c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), "load after release records")
+    c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
+    if "previous.bin" in r.files and "previous-released.bin" in r.files:
+        a, b = r.files["previous.bin"].read_bytes(), r.files["previous-released.bin"].read_bytes()
+        diff = sorted({i // 4 * 4 for i in range(min(len(a), len(b))) if a[i] != b[i]})
+        c.that(len(a) == len(b) and set(diff) <= {48, 200},
+               f"released copy differs only in flags (48) and checksum (200): {diff[:8]}")
+        c.that(raw_header(r.files["previous-released.bin"])["flags"] & HDR_RELEASED,
+               "the released flag is set in the region")
+        c.that(r.decode("previous-released.bin")["header"]["released"], "the decoder shows released")
+    # Defeats: overwrite=1 records over a held trail; an orderly reboot's
+    # trail and an unloaded one are not held.
+    for tag, why in (("overwrite", "overwrite=1"), ("clean", "after an orderly reboot"),
+                     ("unloaded", "after rmmod")):
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), f"load {why} records")
+        c.that("holding the trail" not in dm.get(tag, "") and "recording to" in dm.get(tag, ""),
+               f"load {why}: not held")
+    c.that("overwrite=1: recording over" in dm.get("overwrite", ""), "overwrite=1 says what it overwrites")
+    # Later boots' trails: other kallsyms (KASLR), so the flags from the bytes.
+    flags = {n: raw_header(r.files[n])["flags"] for n in
+             ("previous-overwritten.bin", "previous-clean.bin", "previous-unloaded.bin") if n in r.files}
+    c.eq(len(flags), 3, "the later boots' previous files arrived")
+    c.that(not flags.get("previous-overwritten.bin", 0) & (HDR_RELEASED | HDR_ENDED),
+           "the trail overwrite=1 replaced had neither flag (it was held)")
+    c.that(flags.get("previous-clean.bin", 0) & HDR_ENDED, "an orderly reboot marks the trail ended")
+    c.that(flags.get("previous-unloaded.bin", 0) & HDR_ENDED, "rmmod marks the trail ended")
+    c.eq(set(r.values("HT-OOPS")), {"0"}, "no oops or warning in any boot")
+
+
+def decode_raw(path):
+    """The decoder's JSON of a trail file, without symbols."""
+    return json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", path]))
+
+
+def check_wrong_region(r, c):
+    cases = dict(htvm.wrong_region_cases(htvm.ARCHES[r.arch].arch))
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: r.values(f"HT-DMESG-{tag}") for tag in cases}
+    c.eq(r.values("HT-OOPS"), ["0"] * len(cases), "no oops or warning after any load and rmmod")
+
+    def one(tag, text):
+        n = sum(text in ln for ln in dm[tag])
+        c.eq(n, 1, f"{tag}: one dmesg line with {text!r} (lines: {dm[tag]})")
+
+    one("v1", "previous trail is format version 1")
+    one("other-release", f"previous trail was written by kernel {htvm.OTHER_RELEASE.decode()} (this is ")
+    one("flips", f"previous trail: {htvm.FLIPS} records damaged")
+    one("garbage", "region holds no trail (no hangtrail magic)")
+    # The trails that parse are a crash's: held, byte-equal in `previous`.
+    for tag in ("v1", "other-release", "flips"):
+        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,release"),
+             f"{tag}: loaded, holding the trail")
+        name = f"previous-{tag}.bin"
+        if c.that(name in r.files, f"{name} sent"):
+            got = r.files[name].read_bytes()
+            c.that(got == cases[tag], f"{tag}: previous is the region's bytes ({len(got)} of {len(cases[tag])})")
+    # Garbage: no trail to keep; the load records (over it), with no previous.
+    c.eq((loads.get("garbage", {}).get("rc"), loads.get("garbage", {}).get("files")),
+         ("0", "current,probes"), "garbage: a fresh trail, no previous")
+    # Damage confined to the records the flips hit: the decoder marks exactly
+    # those slots bad, every other record is as in the intact trail.
+    if "previous-flips.bin" in r.files:
+        v2 = (htvm.TOP / htvm.V2_FIXTURE[htvm.ARCHES[r.arch].arch]).read_bytes()
+        _, hit = htvm.flipped(htvm.ARCHES[r.arch].arch, v2)
+        intact = r.out / "intact-v2.bin"
+        intact.write_bytes(v2)
+        a, b = decode_raw(intact), decode_raw(r.files["previous-flips.bin"])
+        c.eq(b["slots"]["valid"], a["slots"]["valid"] - len(hit), "valid slots: the intact trail's minus the hit")
+        c.eq(b["slots"]["invalid"] + b["slots"]["torn"], len(hit), "bad slots: as many as hit")
+        seqs = lambda d: {x["seq"] for x in d["records"]} | {x["seq"] for x in d["samples"]}  # noqa: E731
+        c.eq(len(seqs(a) - seqs(b)), len(hit), "records lost: only the hit ones")
+        c.that(seqs(b) <= seqs(a), "no record appears that the intact trail did not have")
+
+
 def ring_slots(path, d):
     """{cpu: [seq in slot order]} of the decoder's valid ring records: each
     is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
@@ -988,6 +1104,8 @@ TESTS = [
     ("permissions", check_permissions),
     ("storm", check_storm),
     ("random-reset", check_random_reset),
+    ("overwrite-guard", check_overwrite_guard),
+    ("wrong-region", check_wrong_region),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
