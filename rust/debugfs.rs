@@ -4,15 +4,18 @@
 //! root-only), `current` (the live region, raw, root-only) and `probes` (one
 //! line per point: index, name, role, status, address, hits, kprobe misses;
 //! then `dropped=N`, records lost to CPUs beyond `region::MAX_CPUS`;
-//! root-only too: it holds kernel addresses). While a crashed boot's trail
-//! is held (`guard.rs`), `release` (write-only, root-only): writing
-//! `release` marks it released.
+//! root-only too: it holds kernel addresses), and `region`
+//! (`mem_address=0x... mem_size=0x...`: the parameters a crash kernel loads
+//! hangtrail.ko with, however this kernel found the region; root-only).
+//! While a crashed boot's trail is held (`guard.rs`), `release` (write-only,
+//! root-only): writing `release` marks it released.
 
 use crate::bindings;
 use crate::format::{self, Role};
 use crate::guard;
 use crate::plan::Writer as Text;
 use crate::probes;
+use crate::region::Region;
 use bindings::ctypes::c_char;
 use kernel::prelude::*;
 
@@ -50,6 +53,13 @@ static RELEASE_FOPS: Fops = write_fops(write_release);
 pub(crate) struct Dir {
     dir: *mut bindings::dentry,
     previous: Option<KBox<bindings::debugfs_blob_wrapper>>,
+    region: Option<KBox<RegionText>>,
+}
+
+/// The `region` file: its text, and the blob that points at it.
+struct RegionText {
+    text: [u8; 64],
+    blob: bindings::debugfs_blob_wrapper,
 }
 
 // SAFETY: the dentry is only passed back to debugfs; the blob is read-only.
@@ -58,13 +68,34 @@ unsafe impl Send for Dir {}
 unsafe impl Sync for Dir {}
 
 impl Dir {
-    /// Creates the directory with `probes` and `current` if a trail is live,
-    /// `release` if a crashed boot's trail is held, and `previous` if one was
-    /// found. debugfs failing is not fatal.
-    pub(crate) fn create(previous: Option<&[u8]>, live: bool, held: bool) -> Result<Self> {
+    /// Creates the directory with `region`, `probes` and `current` if a
+    /// trail is live, `release` if a crashed boot's trail is held, and
+    /// `previous` if one was found. debugfs failing is not fatal.
+    pub(crate) fn create(
+        previous: Option<&[u8]>,
+        live: bool,
+        held: bool,
+        region: &Region,
+    ) -> Result<Self> {
         // SAFETY: a static name; a null parent means the debugfs root.
         let dir = unsafe { bindings::debugfs_create_dir(c"hangtrail".as_ptr().cast(), core::ptr::null_mut()) };
-        let mut this = Self { dir, previous: None };
+        let mut this = Self { dir, previous: None, region: None };
+        let mut r = KBox::new(
+            RegionText { text: [0; 64], blob: bindings::debugfs_blob_wrapper::default() },
+            GFP_KERNEL,
+        )?;
+        let mut w = Text { buf: &mut r.text, len: 0 };
+        w.put(b"mem_address=0x");
+        w.hex(region.phys());
+        w.put(b" mem_size=0x");
+        w.hex(region.size() as u64);
+        w.put(b"\n");
+        let len = w.len;
+        r.blob = bindings::debugfs_blob_wrapper { data: r.text.as_mut_ptr().cast(), size: len as _ };
+        let r = this.region.insert(r);
+        // SAFETY: the box (text and blob) outlives the file: the directory is
+        // removed in `drop`, before the box is freed.
+        unsafe { bindings::debugfs_create_blob(c"region".as_ptr().cast(), 0o400, dir, &mut r.blob) };
         if live {
             this.file(c"current", 0o400, &CURRENT_FOPS);
             this.file(c"probes", 0o400, &PROBES_FOPS);

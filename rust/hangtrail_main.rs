@@ -29,6 +29,7 @@ mod phase;
 mod plan;
 mod probes;
 mod region;
+mod reserve;
 mod softlockup;
 mod stop;
 // Shared with the decoder (the one verdict implementation).
@@ -82,8 +83,6 @@ struct HangTrail {
 
 impl kernel::Module for HangTrail {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let phys = params::mem_address.get() as u64;
-        let size = params::mem_size.get();
         let Some(mem_type) = MemType::from_param(params::mem_type.get()) else {
             pr_err!("mem_type must be 0 (write-combine), 1 (uncached) or 2 (cached)\n");
             return Err(EINVAL);
@@ -111,14 +110,23 @@ impl kernel::Module for HangTrail {
         for long in plan::too_long(params::probes.as_bytes()) {
             warn_too_long("probes", long);
         }
-        let region = Region::claim(phys, size, mem_type)?;
         // SAFETY: no preconditions.
-        if unsafe { bindings::hangtrail_is_kdump_kernel() } {
+        let in_crash_kernel = unsafe { bindings::hangtrail_is_kdump_kernel() };
+        let found = reserve::find(in_crash_kernel)?;
+        let region = reserve::open(&found, mem_type)?;
+        let (phys, size) = (found.phys, found.size);
+        if found.source != reserve::Source::Address {
+            // The address a crash kernel (which cannot look the region up:
+            // its own reserve_mem= would be another one) must be given.
+            pr_info!("region {:#x}+{:#x} from {}: a crash kernel needs mem_address={:#x} mem_size={:#x}\n",
+                phys, size, found.source.describe(), phys, size);
+        }
+        if in_crash_kernel {
             // Marked before anything that can fail: a crash kernel short of
             // memory still says it was reached.
             let found = mark_reached(&region);
             let previous = found.and_then(|len| keep_copy(&region, len));
-            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, false)?;
+            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, false, &region)?;
             let claimed = Some(KBox::new(region, GFP_KERNEL)?);
             return Ok(Self { dir: Some(dir), live: None, _claimed: claimed, previous, started: false });
         }
@@ -146,7 +154,7 @@ impl kernel::Module for HangTrail {
         live.publish();
         let previous = this.previous.as_ref().map(Previous::bytes);
         let started = start(live, users, stall)
-            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true, false)?)));
+            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true, false, live.writer.region())?)));
         let registered = match started {
             Ok((n, dir)) => {
                 this.dir = Some(dir);
@@ -176,7 +184,7 @@ impl kernel::Module for HangTrail {
 /// trail in it untouched, `previous` and `release` in debugfs, no probes.
 fn hold(region: Region, phys: u64, h: &Header, previous: Option<Previous>) -> Result<HangTrail> {
     let region = KBox::new(region, GFP_KERNEL)?;
-    let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, true)?;
+    let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, true, &region)?;
     guard::hold(&region);
     pr_warn!(
         "holding the trail of a boot that did not end in order (crash, hang, reset) at {:#x}+{:#x}, not recording: save /sys/kernel/debug/hangtrail/previous, then `echo release > /sys/kernel/debug/hangtrail/release` and reload (or load with overwrite=1)\n",

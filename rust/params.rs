@@ -117,9 +117,11 @@ macro_rules! module_param {
 }
 
 module_param!(mem_address: usize = 0, param_ops_ulong, "ulong",
-    "Physical address of the reserved region (required)");
+    "Physical address of the reserved region (or mem_name, or a DT node)");
 module_param!(mem_size: usize = 0, param_ops_ulong, "ulong",
-    "Size of the reserved region in bytes (required)");
+    "Size of the reserved region in bytes (with mem_address)");
+module_param!(mem_name: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
+    "Name of a reserve_mem=SIZE:ALIGN:NAME region (instead of mem_address and mem_size)");
 module_param!(mem_type: u32 = 0, param_ops_uint, "uint",
     "Mapping: 0 = write-combine (default), 1 = uncached, 2 = cached");
 module_param!(probes: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",

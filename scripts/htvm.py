@@ -153,6 +153,11 @@ class Scenario:
     # makes, systemd as init; "hangtrail" = with hangtrail installed by
     # `make install`, "plain" = without.
     debian: str = ""
+    # Extra QEMU args computed from the run: function(build, cmd, out) -> list
+    # (cmd: the QEMU command so far; out: the run's output dir).
+    qemu_fn: object = None
+    # Kernel args reserving the region and control page, if not the Arch's.
+    reserve: str = None
 
 
 # The point table's size, from its one definition (format.rs).
@@ -160,6 +165,14 @@ MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);",
                            (TOP / "rust" / "format.rs").read_text()).group(1))
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
+# The reserve_mem= name the reserve-mem scenarios give the region.
+RESERVE_NAME = "hangtrail"
+# dt-reserved's region: System RAM below mem=768M, clear of the kernel
+# (0x40200000), the initrd (0x48000000) and crashkernel= (the top 256M).
+DT_ADDR = 0x58000000
+DT_NODE = (f"hangtrail@{DT_ADDR:x} {{ compatible = \"hangtrail\"; "
+           f"reg = <0x0 {DT_ADDR:#x} 0x0 0x100000>; }};")
+DT_NODE_NO_REG = 'hangtrail { compatible = "hangtrail"; };'
 
 SCENARIOS = {
     "smoke": Scenario(),
@@ -222,6 +235,33 @@ SCENARIOS = {
     # stale-cpu on the pseudo-NMI kernel: the stop reaches CPU 1.
     # The stop waits 1 s of udelay for the normal IPI before the NMI retry:
     # tens of seconds under TCG on a busy host.
+    # The region from reserve_mem= by name (System RAM): the crash kernel is
+    # given its address, the first kernel finds it again after a warm reset.
+    "reserve-mem": Scenario(append=f"reserve_mem=1M:4096:{RESERVE_NAME}",
+                            conf={"HT_NAME": RESERVE_NAME, "HT_SOURCE": "name"}, timeout=360),
+    # The same with a device tree reserved-memory node (no parameter names
+    # the region), in System RAM (no no-map); its crash kernel finds the node
+    # in the device tree kexec gives it.
+    "dt-reserved": Scenario(qemu_fn=lambda b, cmd, out: dtb_with_node(b, cmd, out, DT_NODE),
+                            conf={"HT_SOURCE": "dt"}, script="reserve-mem", timeout=360,
+                            arches=("arm64",)),
+    # reserve-mem on arm64 booted the way servers boot: UEFI firmware
+    # (Debian's AAVMF) starting the kernel's EFI stub, ACPI instead of a
+    # device tree; the crash kernel too. The firmware rewrites the top of RAM
+    # on every boot (measured: 0x71f00000 up, where it loads the 75 MB
+    # initramfs and the kernel), the control page included: the harness
+    # moves it to 0x70100000, above mem=768M (the trail is in the
+    # reserve_mem= region, below).
+    "uefi-acpi": Scenario(append=f"acpi=force reserve_mem=1M:4096:{RESERVE_NAME}",
+                          conf={"HT_NAME": RESERVE_NAME, "HT_SOURCE": "name",
+                                "HT_REGION_ADDR": "0x70000000",
+                                "HT_CRASH_APPEND": "console=ttyAMA0 acpi=force maxcpus=1 reset_devices"},
+                          qemu_fn=lambda b, cmd, out: uefi_firmware(b, cmd, out),
+                          script="reserve-mem", timeout=600,
+                          arches=("arm64",)),
+    # A hangtrail node that reserves nothing (no reg): refused.
+    "dt-no-reg": Scenario(qemu_fn=lambda b, cmd, out: dtb_with_node(b, cmd, out, DT_NODE_NO_REG),
+                          arches=("arm64",), timeout=180),
     "pseudo-nmi": Scenario(append="watchdog_thresh=3", silence=120, timeout=420, script="stale-cpu",
                            arches=("arm64-pnmi",)),
     # Debian guests: systemd, kdump-tools' own service loads the crash
@@ -369,6 +409,40 @@ def user_points(build):
         stall = f"machine_kexec+{call:#x}"
     return f"probes={','.join(pts)} inject_stall={stall}"
 
+
+
+def dtb_with_node(build, cmd, out, node):
+    """QEMU args booting the guest with the board's own device tree plus a
+    /reserved-memory child `node`: the board's DTB dumped by QEMU itself
+    (-machine dumpdtb, same machine, CPUs, RAM and serial ports), edited as
+    source with dtc. QEMU still sets /chosen (command line, initrd) in it."""
+    dumped, dts, dtb = out / "board.dtb", out / "ht.dts", out / "ht.dtb"
+    q = [a for a in cmd]
+    for i, a in enumerate(q):
+        if a in ("-serial", "-monitor"):
+            q[i + 1] = "null" if a == "-serial" else "none"
+    sh(q + ["-machine", f"dumpdtb={dumped}"])
+    src = sh(["dtc", "-q", "-I", "dtb", "-O", "dts", dumped])
+    # A second root node merges into the first.
+    dts.write_text(src + "\n/ {\n\treserved-memory {\n\t\t#address-cells = <2>;\n"
+                   "\t\t#size-cells = <2>;\n\t\tranges;\n\t\t" + node + "\n\t};\n};\n")
+    sh(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", dtb, dts])
+    return ["-dtb", str(dtb)]
+
+
+AAVMF = Path("/usr/share/AAVMF")
+
+
+def uefi_firmware(build, cmd, out):
+    """QEMU args booting the arm64 guest through Debian's packaged UEFI
+    firmware (qemu-efi-aarch64: AAVMF, edk2's ArmVirtQemu): code read-only,
+    a fresh copy of the variable store per run. QEMU hands -kernel, -initrd
+    and -append to the firmware, which starts the kernel's EFI stub."""
+    if not (AAVMF / "AAVMF_CODE.fd").exists():
+        raise RunError(f"{AAVMF}/AAVMF_CODE.fd missing: run scripts/install-deps (qemu-efi-aarch64)")
+    shutil.copy2(AAVMF / "AAVMF_VARS.fd", out / "vars.fd")
+    return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={AAVMF / 'AAVMF_CODE.fd'}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={out / 'vars.fd'}"]
 
 
 def log(msg):
@@ -677,7 +751,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     run_conf.update(conf or {})
     cmdline = " ".join(
         a
-        for a in (f"console={arch.console}", arch.boot_args, arch.reserve, "crashkernel=256M", arch.append,
+        for a in (f"console={arch.console}", arch.boot_args,
+                  arch.reserve if sc.reserve is None else sc.reserve, "crashkernel=256M", arch.append,
                   sc.append.format(ramoops=hex(arch.ramoops)),
                   sc.append_fn(arch) if sc.append_fn else "", append)
         if a
@@ -692,6 +767,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     if cpu_model:
         cmd += ["-cpu", cpu_model]
     cmd += sc.qemu.get(arch.arch, [])
+    if sc.qemu_fn:
+        cmd += sc.qemu_fn(build, cmd, out)
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
     log(f"{sc_name}/{arch_name}: booting ({cpus} CPUs), console: {out}/console.log")
     start = time.monotonic()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import htbench  # noqa: E402
 import htvm  # noqa: E402
 
-ERRNO = {"EINVAL": 22, "EBUSY": 16}
+ERRNO = {"EINVAL": 22, "EBUSY": 16, "ENOENT": 2}
 MAX_POINTS = htvm.MAX_POINTS
 
 
@@ -142,7 +142,7 @@ def check_smoke(r, c):
 
 
 BAD_PARAMS = {
-    "no-params": ("EINVAL", "mem_address and mem_size are required"),
+    "no-params": ("EINVAL", "no region given: mem_address= and mem_size=, mem_name="),
     "zero-size": ("EINVAL", "mem_address and mem_size are required"),
     "unaligned": ("EINVAL", "must be page-aligned"),
     "system-ram": ("EINVAL", "overlaps System RAM"),
@@ -521,9 +521,9 @@ def check_permissions(r, c):
     # The test means something only if nobody could otherwise get in.
     c.eq(r.value("HT-NOBODY-ID"), "65534", "su nobody runs as uid 65534")
     c.eq(r.value("HT-NOBODY-CONTROL"), "public", "nobody reads a world-readable file")
-    c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes", "nobody lists the directory")
+    c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes,region", "nobody lists the directory")
     perms = {v.split()[0]: v.split(maxsplit=4)[1:] for v in r.values("HT-PERM")}
-    for name in ("previous", "current", "probes"):
+    for name in ("previous", "current", "probes", "region"):
         mode, owner, size, user = (perms.get(name, []) + ["?"] * 4)[:4]
         c.eq((mode, owner), ("400", "root"), f"{name}: mode and owner")
         c.that(size.isdigit() and int(size) > 0, f"{name}: root reads it ({size} bytes)")
@@ -1098,6 +1098,95 @@ def check_bench_peers(r, c):
         c.eq(p.pstore, ["ksys_sync", "panic"], "pstore/ftrace records")
 
 
+def iomem_ram(lines):
+    """[(start, end)] of the System RAM ranges in /proc/iomem lines."""
+    out = []
+    for ln in lines:
+        rng, _, what = ln.strip().partition(" : ")
+        if what == "System RAM":
+            a, b = rng.split("-")
+            out.append((int(a, 16), int(b, 16)))
+    return out
+
+
+def region_param(line):
+    """(address, size) of a `mem_address=0x... mem_size=0x...` line."""
+    m = re.fullmatch(r"mem_address=(0x[0-9a-f]+) mem_size=(0x[0-9a-f]+)", (line or "").strip())
+    return (int(m.group(1), 16), int(m.group(2), 16)) if m else None
+
+
+RESERVE_BAD = {
+    "unknown-name": ("ENOENT", "no reserve_mem= region named 'nosuch'"),
+    "name-and-address": ("EINVAL", "mem_name and mem_address/mem_size are mutually exclusive"),
+    "name-and-size": ("EINVAL", "mem_name and mem_address/mem_size are mutually exclusive"),
+    "crash-mem-name": ("EINVAL", "in a crash kernel would find its own reserve_mem= region"),
+}
+DT_BAD = {"dt-address-ram": ("EINVAL", "overlaps System RAM")}
+
+
+def check_bad_cases(r, c, table):
+    cases = {v.split()[0]: v.split(maxsplit=2)[1:] for v in r.values("HT-CASE")}
+    for name, (err, msg) in table.items():
+        rc, line = (cases.get(name, ["?", ""]) + [""])[:2]
+        c.eq(rc, str(ERRNO[err]), f"insmod {name}: exit code")
+        c.that(line.startswith("hangtrail: ") and msg in line,
+               f"insmod {name}: dmesg says {msg!r} (got {line!r})")
+
+
+def check_reserve_mem(r, c):
+    """reserve-mem, dt-reserved and uefi-acpi: a region in System RAM found
+    by name or in the device tree, across a crash kernel and a warm reset."""
+    dt = r.conf["HT_SOURCE"] == "dt"
+    c.eq(r.boots, ["first", "crash", "again"], "boots: crash kernel, then a warm reset")
+    check_bad_cases(r, c, DT_BAD if dt else RESERVE_BAD)
+    c.eq(r.value("HT-REGION-WORD"), r.conf["HT_PATTERN"], "refused loads left the region alone")
+    c.eq(r.value("HT-OOPS"), "0", "no oops after refused loads")
+    regions = [region_param(v) for v in r.values("HT-REGION")]
+    c.that(len(regions) == 3 and None not in regions,
+           f"debugfs region, three loads by name (two in the first boot, one after the reset): {regions}")
+    if not regions or regions[0] is None:
+        return
+    addr, size = regions[0]
+    c.eq(size, 0x100000, "region size: 1M")
+    if dt:
+        c.eq(addr, htvm.DT_ADDR, "the device tree node's address")
+    source = "device tree reserved-memory" if dt else "reserve_mem"
+    c.note(f"{source} region: {addr:#x}+{size:#x}; after the warm reset: "
+           + (f"{regions[-1][0]:#x}" if regions[-1] else "none"))
+    ram = iomem_ram(r.values("HT-IOMEM"))
+    c.that(any(a <= addr and addr + size - 1 <= b for a, b in ram),
+           f"the region is System RAM (the vmap path): {addr:#x} in {[(hex(a), hex(b)) for a, b in ram]}")
+    dm = r.values("HT-REGION-DMESG")
+    want = (f"hangtrail: region {addr:#x}+{size:#x} from {source}: a crash kernel needs "
+            f"mem_address={addr:#x} mem_size={size:#x}")
+    c.that(dm and all(d == want for d in dm), f"dmesg names the address: {dm!r}, want {want!r}")
+    c.eq(region_param(r.value("HT-CRASH-REGION")), (addr, size),
+         "the crash kernel loaded on the first kernel's region"
+         + (" (its device tree node)" if dt else " (mem_address=)"))
+    if dt:
+        c.eq(r.value("HT-CRASH-REGION-DMESG"), want, "the crash kernel found the node")
+    c.eq(regions[-1], (addr, size), "same region after a warm reset (same kernel and command line)")
+    crash = r.decode("crash-previous.bin")
+    c.eq(crash["verdict"]["state"], "handoff", "the crash kernel read the trail (verdict)")
+    d = r.json()
+    c.eq(d["verdict"]["state"], "handoff", "after the warm reset: the trail, marked by the crash kernel")
+    c.that(d["header"]["crash_kernel_reached"], "crash kernel reached mark kept across the reset")
+    c.eq(d["header"].get("boot_id"), crash["header"].get("boot_id"), "the same trail (boot id)")
+    check_crash_path_order(d, c, point_is("panic"))
+    summary = " ".join(r.values("HT-DMESG"))
+    c.that(f"previous boot stopped: {d['verdict']['summary']}" in summary,
+           f"dmesg summary after the reset: {summary!r}")
+
+
+def check_dt_no_reg(r, c):
+    check_bad_cases(r, c, {"dt-no-reg": ("EINVAL", "device tree node hangtrail (compatible \"hangtrail\") "
+                                         "reserves no memory: give it reg")})
+    c.eq(r.value("HT-LOADED"), "0", "not loaded")
+    c.eq(r.value("HT-OOPS"), "0", "no oops")
+    c.eq(r.value("HT-REGION-WORD"), r.conf["HT_PATTERN"], "nothing written")
+    c.eq(r.value("HT-INSMOD"), "0", "a region given by address still loads")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("channel", check_channel),
@@ -1121,6 +1210,10 @@ TESTS = [
     ("stop-missed", check_stop_missed),
     ("hard-lockup", check_hard_lockup),
     ("pseudo-nmi", check_pseudo_nmi),
+    ("reserve-mem", check_reserve_mem),
+    ("dt-reserved", check_reserve_mem),
+    ("dt-no-reg", check_dt_no_reg),
+    ("uefi-acpi", check_reserve_mem),
     ("bench", check_bench),
     ("bench-peers", check_bench),
 ]
