@@ -1243,6 +1243,40 @@ def kdump_files(r):
     return {p.name: p for p in crash.glob("*/*") if p.is_file()} if crash.is_dir() else {}
 
 
+def hangtrail_saved(r, c, state):
+    """What hangtrail-save.service left at the last boot: the trail, its
+    decode (the guest's, with /proc/kallsyms) agreeing with the host's (the
+    package's System.map), and one journal entry with the verdict's fields.
+    Returns the guest's decode."""
+    c.eq(r.value("HT-HANGTRAIL-LOADED"), "1", "hangtrail.ko loaded at boot (modules-load.d)")
+    c.eq(r.value("HT-SAVE"), "success 0", "hangtrail-save.service result and exit status")
+    for name in ("previous.bin", "decode.json", "decode.txt"):
+        c.that(name in r.files, f"{name} saved under /var/lib/hangtrail/ID/ (read off the disk)")
+    if "decode.json" not in r.files:
+        return {"verdict": {}}
+    d = r.json("decode.json")
+    v = d["verdict"]
+    c.eq(v.get("state"), state, "verdict (hangtrail save's decode.json)")
+    if "host-decode.json" in r.files:
+        c.eq(r.json("host-decode.json")["verdict"], v,
+             "the host's decode of previous.bin (System.map) gives the guest's verdict")
+    c.that(v.get("summary", "") in (r.out / "decode.txt").read_text(), "decode.txt has the summary")
+    said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
+    c.eq(len(said), 1, "one hangtrail journal entry (MESSAGE_ID 2c74ffa9...) in the run")
+    if said:
+        e = said[0]
+        boot = (r.values("HT-BOOT-ID") or ["?"])[-1].replace("-", "")
+        c.eq(e.get("_BOOT_ID"), boot, "the entry was logged at the last boot")
+        c.eq(e.get("SYSLOG_IDENTIFIER"), "hangtrail", "SYSLOG_IDENTIFIER")
+        c.eq(e.get("HANGTRAIL_VERDICT"), state, "HANGTRAIL_VERDICT")
+        c.eq(e.get("HANGTRAIL_SUMMARY"), v.get("summary"), "HANGTRAIL_SUMMARY is the verdict's summary")
+        c.eq(e.get("HANGTRAIL_DIR", "").rsplit("/", 1)[0], "/var/lib/hangtrail", "HANGTRAIL_DIR")
+        c.eq(e.get("HANGTRAIL_RELEASE"), json.loads((r.out / "run.json").read_text())["release"],
+             "HANGTRAIL_RELEASE: the crashed kernel's")
+        c.note(f"journal: MESSAGE={e.get('MESSAGE')!r}")
+    return d
+
+
 def check_debian_kdump(r, c):
     debian_common(r, c, ["first", "crash", "again"])
     c.eq(r.resets, 0, "warm resets by the runner (the crash kernel reboots by itself)")
@@ -1267,8 +1301,35 @@ def check_debian_kdump(r, c):
          "the files the guest saw in /var/crash are the ones read off its disk")
     # The crash kernel's own journal: kdump-tools said where the dump went.
     said = [e.get("MESSAGE", "") for e in htvm.journal(r, SYSLOG_IDENTIFIER="kdump-tools")]
-    c.that(any(m.startswith("saved vmcore in /var/crash/") for m in said),
+    c.that(any(str(m).startswith("saved vmcore in /var/crash/") for m in said),
            f"the journal has kdump-tools' 'saved vmcore in /var/crash/...': {said[-4:]}")
+    if htvm.SCENARIOS[r.scenario].debian != "hangtrail":
+        return
+    # hangtrail.ko in kdump-tools' initramfs marked the trail in the crash
+    # kernel: the next boot's save says handoff.
+    d = hangtrail_saved(r, c, "handoff")
+    if "previous.bin" in r.files:
+        c.that(raw_header(r.files["previous.bin"])["flags"] & HDR_CRASH_KERNEL_REACHED,
+               "header flag: crash kernel reached (set by hangtrail.ko in the kdump initramfs)")
+    c.that(records(d, point="machine_kexec"), "machine_kexec recorded before the handoff")
+
+
+def check_debian_stall(r, c):
+    debian_common(r, c, ["first", "again"])
+    c.eq(r.resets, 1, "one warm reset by the runner (the crash path hung)")
+    c.eq(kdump_files(r), {}, "no vmcore: the crash kernel never ran")
+    d = hangtrail_saved(r, c, "unconfirmed")
+    v = d["verdict"]
+    c.eq((v.get("last") or {}).get("symbol"), "machine_kexec", "the verdict names the injected point")
+    c.eq(v.get("next_expected"), "crash kernel handoff", "next expected")
+    said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
+    if said:
+        e = said[0]
+        c.eq(e.get("HANGTRAIL_SYMBOL"), "machine_kexec", "HANGTRAIL_SYMBOL")
+        c.that("machine_kexec" in str(e.get("MESSAGE")), f"MESSAGE names machine_kexec: {e.get('MESSAGE')!r}")
+        c.eq(e.get("HANGTRAIL_CPU"), str(v.get("cpu")), "HANGTRAIL_CPU is the verdict's CPU")
+        c.eq(e.get("HANGTRAIL_NEXT_EXPECTED"), "crash kernel handoff", "HANGTRAIL_NEXT_EXPECTED")
+    check_crash_path_order(d, c, point_is("panic"))
 
 
 # --- runner ---------------------------------------------------------------------
