@@ -1007,6 +1007,59 @@ TESTS = [
     ("bench-peers", check_bench),
 ]
 
+# --- Debian guests (scripts/build-rootfs, htvm.run_debian) ----------------------
+
+
+def debian_common(r, c, boots):
+    """What every Debian run shows: the boots, the packaged kernel in each,
+    kdump-tools' service loading the crash kernel, no failed unit."""
+    c.eq(r.boots, boots, "boots")
+    meta = json.loads((r.out / "run.json").read_text())
+    c.eq(set(r.values("HT-UNAME")), {meta["release"]}, "every boot ran the packaged kernel")
+    c.eq(r.value("HT-KDUMP-SERVICE"), "active", "kdump-tools.service active at boot")
+    c.eq(r.value("HT-KDUMP-LOADED"), "1", "crash kernel loaded (/sys/kernel/kexec_crash_loaded)")
+    c.that("ready to kdump" in (r.value("HT-KDUMP-STATUS") or ""),
+           f"kdump-config status: {r.value('HT-KDUMP-STATUS')!r}")
+    failed = [v.strip() for v in r.values("HT-FAILED-UNITS") if v.strip()]
+    c.eq(failed, [], "no failed systemd unit at any boot")
+    c.note("timings (s): " + ", ".join(f"{m} {t}" for m, t in meta["timings"])
+           + f"; run {meta['seconds']} s")
+
+
+def kdump_files(r):
+    """{name: path} of what kdump-tools saved under /var/crash/STAMP/."""
+    crash = r.out / "rootfs" / "crash"
+    return {p.name: p for p in crash.glob("*/*") if p.is_file()} if crash.is_dir() else {}
+
+
+def check_debian_kdump(r, c):
+    debian_common(r, c, ["first", "crash", "again"])
+    c.eq(r.resets, 0, "warm resets by the runner (the crash kernel reboots by itself)")
+    saved = kdump_files(r)
+    dumps = [p for n, p in saved.items() if n.startswith("dump.")]
+    dmesgs = [p for n, p in saved.items() if n.startswith("dmesg.")]
+    c.that(len(dumps) == 1, f"one vmcore saved by kdump-tools in /var/crash: {sorted(saved)}")
+    for p in dumps:
+        # makedumpfile -F (kdump-tools' default): the flattened format's
+        # signature, then the filtered (-d 31), compressed (-c) dump.
+        head = p.read_bytes()[:16]
+        c.that(head.startswith(b"makedumpfile\0"), f"{p.name} is a makedumpfile dump: {head!r}")
+        c.note(f"vmcore {p.name}: {p.stat().st_size} bytes")
+    for p in dmesgs:
+        # Read from the vmcore: the crashed kernel's own last words.
+        text = p.read_text(errors="replace")
+        c.that("Kernel panic - not syncing: sysrq triggered crash" in text,
+               f"{p.name} (the crashed kernel's log, from the vmcore) has the sysrq panic")
+    c.that(dmesgs, f"a dmesg file saved by kdump-tools: {sorted(saved)}")
+    c.eq(sorted(f"{n} {p.stat().st_size}" for n, p in saved.items()),
+         sorted(v.split("/", 1)[-1] for v in r.values("HT-CRASH-FILE")),
+         "the files the guest saw in /var/crash are the ones read off its disk")
+    # The crash kernel's own journal: kdump-tools said where the dump went.
+    said = [e.get("MESSAGE", "") for e in htvm.journal(r, SYSLOG_IDENTIFIER="kdump-tools")]
+    c.that(any(m.startswith("saved vmcore in /var/crash/") for m in said),
+           f"the journal has kdump-tools' 'saved vmcore in /var/crash/...': {said[-4:]}")
+
+
 # --- runner ---------------------------------------------------------------------
 
 

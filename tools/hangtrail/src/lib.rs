@@ -20,10 +20,16 @@ pub mod verdict_core;
 
 pub mod debuginfo;
 pub mod decode;
+pub mod input;
 pub mod journal;
+mod prefetch;
 pub mod render;
 pub mod save;
 pub mod symbols;
+/// Test-only generators (tests, examples, fuzzer): not part of the shipped
+/// library, compiled only with the `synth` feature (which the crate's own
+/// dev-dependency on itself turns on) or for unit tests.
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod verdict;
 
