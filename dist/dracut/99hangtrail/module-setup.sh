@@ -18,10 +18,15 @@ installkernel() {
 }
 
 install() {
-	if [ -f /etc/modprobe.d/hangtrail.conf ]; then
-		inst_simple /etc/modprobe.d/hangtrail.conf
-	else
-		dwarn "hangtrail: /etc/modprobe.d/hangtrail.conf missing: hangtrail needs mem_address= and mem_size= in the crash kernel"
-	fi
+	local f found=
+	# The modprobe.d files that set hangtrail's options.
+	for f in /etc/modprobe.d/*.conf; do
+		if grep -qs '^[[:space:]]*options[[:space:]][[:space:]]*hangtrail[[:space:]]' "$f"; then
+			inst_simple "$f"
+			found=1
+		fi
+	done
+	[ -n "$found" ] ||
+		dwarn "hangtrail: no 'options hangtrail' in /etc/modprobe.d/*.conf: the crash kernel cannot load it without mem_address= and mem_size="
 	inst_hook pre-udev 00 "$moddir/hangtrail-load.sh"
 }
