@@ -75,6 +75,15 @@ def raw_header(path):
     return {"flags": flags, "sample_period_ns": period, "panic_timeout": timeout}
 
 
+def changed_words(a, b):
+    """Offsets of the 4-byte words that differ between two trail files (at
+    most 8 of them), or None if their sizes differ."""
+    a, b = Path(a).read_bytes(), Path(b).read_bytes()
+    if len(a) != len(b):
+        return None
+    return sorted({i // 4 * 4 for i in range(len(a)) if a[i] != b[i]})[:8]
+
+
 def raw_payloads(path, kind):
     """{seq: payload bytes} of the valid-looking records of `kind` in a v2
     trail's rings (the decoder's JSON does not show payloads)."""
@@ -570,10 +579,9 @@ def check_overwrite_guard(r, c):
     c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), "load after release records")
     c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
     if "previous.bin" in r.files and "previous-released.bin" in r.files:
-        a, b = r.files["previous.bin"].read_bytes(), r.files["previous-released.bin"].read_bytes()
-        diff = sorted({i // 4 * 4 for i in range(min(len(a), len(b))) if a[i] != b[i]})
-        c.that(len(a) == len(b) and set(diff) <= {48, 200},
-               f"released copy differs only in flags (48) and checksum (200): {diff[:8]}")
+        diff = changed_words(r.files["previous.bin"], r.files["previous-released.bin"])
+        c.that(diff is not None and set(diff) <= {48, 200},
+               f"released copy differs only in flags (48) and checksum (200): {diff}")
         c.that(raw_header(r.files["previous-released.bin"])["flags"] & HDR_RELEASED,
                "the released flag is set in the region")
         c.that(r.decode("previous-released.bin")["header"]["released"], "the decoder shows released")
@@ -881,15 +889,27 @@ def check_save_reset(r, c):
     c.eq(r.value("HT-SAVED"), bid, "saved under the trail's boot id")
     want = f"hangtrail: saved /var/lib/hangtrail/{bid}: {d['verdict']['line'].removeprefix('verdict: ')}"
     c.that(want in first, f"hangtrail save said {first!r}, want {want!r}")
-    c.eq(r.value("HT-SAVE2-RC"), "0", "second hangtrail save: exit code")
+    c.eq(r.value("HT-SAVE2-RC"), "0", "second hangtrail save (--release): exit code")
     second = " ".join(r.values("HT-SAVE2"))
     c.that("already holds this trail; nothing to do" in second, f"second hangtrail save said {second!r}")
+    # The overwrite guard: the load after the reset held the crashed trail;
+    # save --release released it and the reload records.
+    c.eq(r.value("HT-HELD"), "yes idle", "the load after the reset holds the crashed trail, records nothing")
+    c.that("released the held trail" in second, f"save --release released it: {second!r}")
+    c.eq(r.value("HT-RELOADED"), "released recording", "after the release, the reload records")
     files = ("saved-previous.bin", "saved-decode.json", "saved-decode.txt", "journal.bin")
     missing = [f for f in files if f not in r.files]
     if not c.eq(missing, [], "files sent from the guest"):
         return
     c.that(r.files["saved-previous.bin"].read_bytes() == r.files["previous.bin"].read_bytes(),
            "previous.bin saved in the guest is the trail in debugfs")
+    after = r.files.get("previous-after-release.bin")
+    if c.that(after is not None, "previous after the release and reload sent"):
+        diff = changed_words(r.files["previous.bin"], after)
+        c.that(diff is not None and set(diff) <= {48, 200},
+               f"the reload's previous: the crashed trail, only flags (48) and checksum (200) changed: {diff}")
+        c.eq(raw_header(after)["flags"] & ~raw_header(r.files["previous.bin"])["flags"], HDR_RELEASED,
+             "the flag release added: HDR_RELEASED")
     saved = json.loads(r.files["saved-decode.json"].read_text())
     c.eq(saved["header"]["symbols"], "kallsyms", "the guest decoded with its /proc/kallsyms")
     for k in ("state", "reason", "cpu", "line", "summary", "next_expected"):

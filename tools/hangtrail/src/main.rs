@@ -67,6 +67,10 @@ struct SaveArgs {
     /// Send no journal entry.
     #[arg(long = "no-journal")]
     no_journal: bool,
+    /// Once the trail is on disk, release it if hangtrail.ko holds it (the
+    /// `release` file beside PREVIOUS), so that its next load records.
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Args)]
@@ -248,14 +252,14 @@ fn run_save(a: SaveArgs) -> ExitCode {
             warn(symbols_note);
             warn(journal_error);
             println!("hangtrail: saved {}: {line}", dir.display());
-            ExitCode::SUCCESS
+            release(a.release.then_some(cfg.previous.as_path()))
         }
         Ok(Saved::Already { dir }) => {
             println!(
                 "hangtrail: {} already holds this trail; nothing to do",
                 dir.display()
             );
-            ExitCode::SUCCESS
+            release(a.release.then_some(cfg.previous.as_path()))
         }
         Ok(Saved::Unparsed {
             dir,
@@ -282,6 +286,28 @@ fn run_save(a: SaveArgs) -> ExitCode {
         }
         Err(e @ Failure::Write(..)) => {
             eprintln!("hangtrail: error: {e}");
+            ExitCode::from(EXIT_WRITE)
+        }
+    }
+}
+
+/// `save --release`, once the trail is saved: a trail that cannot be
+/// released is still saved, but the module keeps holding it (exit code 5).
+fn release(previous: Option<&Path>) -> ExitCode {
+    let Some(previous) = previous else {
+        return ExitCode::SUCCESS;
+    };
+    match save::release_held(previous) {
+        Ok(true) => {
+            println!("hangtrail: released the held trail: hangtrail.ko's next load records");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "hangtrail: error: {}: {e}",
+                previous.with_file_name("release").display()
+            );
             ExitCode::from(EXIT_WRITE)
         }
     }

@@ -320,6 +320,21 @@ pub fn save(cfg: &Config) -> Result<Saved, Failure> {
     })
 }
 
+/// After the trail is on disk: releases it if hangtrail.ko holds it (the
+/// overwrite guard's `release` file beside `previous`), so that the next load
+/// records again. `Ok(false)`: nothing held (no such file).
+pub fn release_held(previous: &Path) -> io::Result<bool> {
+    let file = previous.with_file_name("release");
+    if !file.exists() {
+        return Ok(false);
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&file)?
+        .write_all(b"release\n")?;
+    Ok(true)
+}
+
 fn save_unparsed(cfg: &Config, bytes: &[u8], why: String) -> Result<Saved, Failure> {
     let id = format!("unparsed-{:016x}", fnv64(bytes));
     let dir = cfg.state_dir.join(&id);
@@ -562,5 +577,25 @@ mod tests {
         assert_eq!(v.map(|(_, v)| v.as_slice()), Some(&b"hung"[..]));
         let p = entry.fields().iter().find(|(k, _)| k == "PRIORITY");
         assert_eq!(p.map(|(_, v)| v.as_slice()), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn releases_only_a_held_trail() {
+        let t = tmp("release");
+        let prev = t.0.join("previous");
+        fs::write(&prev, b"trail").unwrap();
+        assert!(
+            !release_held(&prev).unwrap(),
+            "nothing held: nothing written"
+        );
+        assert!(!t.0.join("release").exists());
+        let file = t.0.join("release");
+        fs::write(&file, b"").unwrap();
+        assert!(release_held(&prev).unwrap());
+        assert_eq!(fs::read(&file).unwrap(), b"release\n");
+        // A release the kernel refuses (here: a directory) is an error.
+        fs::remove_file(&file).unwrap();
+        fs::create_dir(&file).unwrap();
+        assert!(release_held(&prev).is_err());
     }
 }
