@@ -865,4 +865,37 @@ ffffffffc0002000 d test_data\t[test_lockup]
             }
         }
     }
+
+    #[test]
+    fn name_index_finds_every_name_and_alias() {
+        let mut text = String::new();
+        for i in 0..5000u64 {
+            text.push_str(&format!(
+                "{:016x} t fn_{i}\n",
+                0xffff_ffff_8100_0000 + i * 64
+            ));
+        }
+        text.push_str("ffffffff82000000 t dup\nffffffff82000100 T dup\nffffffff82000200 t dup\n");
+        let t = SymbolTable::parse(&text, Source::SystemMap).expect("parses");
+        for i in [0u64, 1, 999, 4321, 4999] {
+            let want = 0xffff_ffff_8100_0000 + i * 64;
+            assert_eq!(t.address_of(&format!("fn_{i}")), Some(want));
+        }
+        assert_eq!(t.address_of("fn_5000"), None);
+        assert_eq!(t.address_of("fn_"), None);
+        let all: Vec<u64> = t.addresses_of("dup").collect();
+        assert_eq!(
+            all,
+            [
+                0xffff_ffff_8200_0000,
+                0xffff_ffff_8200_0100,
+                0xffff_ffff_8200_0200
+            ]
+        );
+        assert_eq!(
+            t.address_of("dup"),
+            Some(0xffff_ffff_8200_0100),
+            "the global one"
+        );
+    }
 }
