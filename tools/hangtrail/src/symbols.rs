@@ -198,9 +198,11 @@ pub struct SymbolTable {
     names: Names,
 }
 
-/// FNV-1a-like over 8 bytes at a time: a name is hashed once at parse and
-/// at each of the few lookups by name.
-fn name_hash(bytes: &[u8]) -> u64 {
+/// A name's slot in a table of `1 << bits` slots: FNV-1a-like over 8
+/// bytes at a time, then a multiply whose high bits are the slot (the low
+/// bits of a product see only the low input bits: `fn_1..`, `fn_2..` would
+/// crowd into a few slots).
+fn name_slot(bytes: &[u8], bits: u32) -> usize {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
@@ -212,7 +214,7 @@ fn name_hash(bytes: &[u8]) -> u64 {
     for &b in chunks.remainder() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h ^ (h >> 32)
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
 }
 
 /// Every address of each vmlinux name: an open-addressing table over the
@@ -234,10 +236,11 @@ impl Names {
             entries: Vec::with_capacity(kernel.len()),
         };
         let mask = size - 1;
+        let bits = size.trailing_zeros();
         for e in kernel {
             let name = arena.get(e.name_off, e.name_len);
             let new = n.entries.len() as u32;
-            let mut i = name_hash(name.as_bytes()) as usize & mask;
+            let mut i = name_slot(name.as_bytes(), bits);
             let prev = loop {
                 match n.slots[i] {
                     0 => {
@@ -263,7 +266,7 @@ impl Names {
     /// `(address, rank)` of every entry named `name`, in file order.
     fn get(&self, arena: &Arena, name: &str) -> Option<Vec<(u64, u8)>> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = name_hash(name.as_bytes()) as usize & mask;
+        let mut i = name_slot(name.as_bytes(), self.slots.len().trailing_zeros());
         let head = loop {
             match self.slots[i] {
                 0 => return None,
@@ -386,7 +389,8 @@ fn text_rank(ty: &str) -> Option<u8> {
 /// printable ASCII, no module column: `(addr, rank, name)` if it is a text
 /// symbol, `Some(None)` if it is another symbol, `None` if the line is
 /// anything else (the general parser decides).
-fn fast_line(line: &[u8]) -> Option<Option<(u64, u8, &str)>> {
+fn fast_line(text: &str) -> Option<Option<(u64, u8, &str)>> {
+    let line = text.as_bytes();
     if line.len() < 5 || line.len() > 512 {
         return None;
     }
@@ -420,8 +424,8 @@ fn fast_line(line: &[u8]) -> Option<Option<(u64, u8, &str)>> {
         c if c.is_ascii_graphic() => return Some(None),
         _ => return None,
     };
-    // ASCII checked above.
-    Some(Some((addr, rank, std::str::from_utf8(name).ok()?)))
+    // ASCII checked above: `i + 3` is a character boundary.
+    Some(Some((addr, rank, text.get(i + 3..)?)))
 }
 
 /// Any line: `addr type name [module]` split at ASCII whitespace, a text
@@ -467,7 +471,7 @@ impl SymbolTable {
         let mut nonzero = false;
         for line in text.lines() {
             // The usual line, without splitting it into strings first.
-            match fast_line(line.as_bytes()) {
+            match fast_line(line) {
                 Some(Some((addr, rank, name))) => {
                     nonzero |= addr != 0;
                     kernel.push(arena.entry(addr, name, None, rank, 0));
@@ -851,7 +855,7 @@ ffffffffc0002000 d test_data\t[test_lockup]
         for src in [Source::SystemMap, Source::Kallsyms] {
             for l in lines {
                 let general = general_line(l, src).filter(|g| g.3.is_none());
-                match fast_line(l.as_bytes()) {
+                match fast_line(l) {
                     Some(Some((a, r, n))) => {
                         assert_eq!(general, Some((a, r, n, None)), "{l:?}");
                     }
@@ -860,5 +864,38 @@ ffffffffc0002000 d test_data\t[test_lockup]
                 }
             }
         }
+    }
+
+    #[test]
+    fn name_index_finds_every_name_and_alias() {
+        let mut text = String::new();
+        for i in 0..5000u64 {
+            text.push_str(&format!(
+                "{:016x} t fn_{i}\n",
+                0xffff_ffff_8100_0000 + i * 64
+            ));
+        }
+        text.push_str("ffffffff82000000 t dup\nffffffff82000100 T dup\nffffffff82000200 t dup\n");
+        let t = SymbolTable::parse(&text, Source::SystemMap).expect("parses");
+        for i in [0u64, 1, 999, 4321, 4999] {
+            let want = 0xffff_ffff_8100_0000 + i * 64;
+            assert_eq!(t.address_of(&format!("fn_{i}")), Some(want));
+        }
+        assert_eq!(t.address_of("fn_5000"), None);
+        assert_eq!(t.address_of("fn_"), None);
+        let all: Vec<u64> = t.addresses_of("dup").collect();
+        assert_eq!(
+            all,
+            [
+                0xffff_ffff_8200_0000,
+                0xffff_ffff_8200_0100,
+                0xffff_ffff_8200_0200
+            ]
+        );
+        assert_eq!(
+            t.address_of("dup"),
+            Some(0xffff_ffff_8200_0100),
+            "the global one"
+        );
     }
 }
