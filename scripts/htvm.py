@@ -188,6 +188,8 @@ SCENARIOS = {
     "overwrite-guard": Scenario(timeout=300),
     # A region holding what a load must not trust blindly, one case per load.
     "wrong-region": Scenario(timeout=300, files={"wrong.words": lambda b: wrong_region_words(b)}),
+    # 100 loads and unloads while the other CPU hits points without pause.
+    "load-unload": Scenario(timeout=600, conf={"HT_LOADS": 100, "HT_STORM_SIZE": "0x10000"}),
     "module": Scenario(
         timeout=240,
         # The too-many-points case: this many probes= points + the plan's.

@@ -653,6 +653,20 @@ def check_wrong_region(r, c):
         c.that(seqs(b) <= seqs(a), "no record appears that the intact trail did not have")
 
 
+def check_load_unload(r, c):
+    got = dict(x.split("=", 1) for x in (r.value("HT-LOADS") or "").split())
+    n = r.conf["HT_LOADS"]
+    c.eq(got.get("n"), str(n), "loads done")
+    c.eq(got.get("recorded"), str(n), "every load recorded (the trail rmmod ended is not held)")
+    c.eq(got.get("held"), "0", "no load held a trail")
+    c.eq(got.get("claimed"), str(n), "the region claimed in /proc/iomem while loaded")
+    c.eq(got.get("released"), str(n), "the region released in /proc/iomem after each rmmod")
+    c.eq(got.get("oops"), "0", f"no splat in dmesg: {r.values('HT-SPLAT')[:5]}")
+    c.that(int(got.get("hits", "0")) > 0, "the other CPU hit the points while loaded")
+    c.note(f"load-unload/{r.arch}: {n} loads in {got.get('seconds')} s, "
+           f"{got.get('hits')} read_zero hits seen")
+
+
 def ring_slots(path, d):
     """{cpu: [seq in slot order]} of the decoder's valid ring records: each
     is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
@@ -1215,6 +1229,7 @@ TESTS = [
     ("random-reset", check_random_reset),
     ("overwrite-guard", check_overwrite_guard),
     ("wrong-region", check_wrong_region),
+    ("load-unload", check_load_unload),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
