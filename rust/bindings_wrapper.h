@@ -17,6 +17,7 @@
 #include <linux/panic.h>
 #include <linux/panic_notifier.h>
 #include <linux/random.h>
+#include <linux/reboot.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 #include <linux/vmalloc.h>

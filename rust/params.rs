@@ -128,5 +128,7 @@ module_param!(probes: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
     "Extra points: comma-separated symbol or symbol+offset (decimal or 0x hex)");
 module_param!(printk: bool = false, param_ops_bool, "bool",
     "Also printk each breadcrumb (off: printk can be what hangs)");
+module_param!(overwrite: bool = false, param_ops_bool, "bool",
+    "Record over a crashed boot's trail found at load even if nobody released it (default: keep it, record nothing)");
 module_param!(inject_stall: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
     "TEST AID: symbol[+offset]; after recording it, spin forever with IRQs masked");

@@ -138,6 +138,9 @@ class Scenario:
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
     # Extra files in the guest's root: name -> function(build) -> bytes.
     files: dict = dataclasses.field(default_factory=dict)
+    # Host binaries copied into the guest's /bin with the libraries ldd
+    # names (x86_64 guests: the host's userspace).
+    bins: tuple = ()
     script: str = ""  # selftests/scenarios/SCRIPT.sh; "" = the scenario's name
     # Guest kernels (ARCHES keys) the scenario runs on by default.
     arches: tuple = ("x86_64", "arm64")
@@ -146,6 +149,10 @@ class Scenario:
     # The kallsyms of the kernel that wrote previous.bin, if not the run's:
     # function(build) -> path.
     kallsyms_fn: object = None
+    # A Debian guest (see run_debian): the disk image scripts/build-rootfs
+    # makes, systemd as init; "hangtrail" = with hangtrail installed by
+    # `make install`, "plain" = without.
+    debian: str = ""
     # Extra QEMU args computed from the run: function(build, cmd, out) -> list
     # (cmd: the QEMU command so far; out: the run's output dir).
     qemu_fn: object = None
@@ -178,6 +185,11 @@ SCENARIOS = {
                       conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
     "random-reset": Scenario(cpus=2, timeout=300,
                              conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
+    # Four boots: a hang, then loads that hold its trail until released;
+    # overwrite=1; an orderly reboot's trail, not held.
+    "overwrite-guard": Scenario(timeout=300),
+    # A region holding what a load must not trust blindly, one case per load.
+    "wrong-region": Scenario(timeout=300, files={"wrong.words": lambda b: wrong_region_words(b)}),
     "module": Scenario(
         timeout=240,
         # The too-many-points case: this many probes= points + the plan's.
@@ -206,6 +218,11 @@ SCENARIOS = {
     # the NMI and ran crash_save_cpu.
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", script="stall-reset",
                                 arches=("x86_64",)),
+    # shootdown-stall, then `hangtrail save` after the warm reset as
+    # hangtrail-save.service runs it, socat standing in for journald's
+    # socket (x86_64: the guest runs the host-built decoder).
+    "save-reset": Scenario(params="inject_stall=lapic_shutdown", arches=("x86_64",),
+                           bins=("/usr/bin/socat",)),
     # The trail in the region is a fixture's, from another boot: decoded
     # with the fixture's kallsyms (the symbol check refuses the run's).
     "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)},
@@ -259,6 +276,10 @@ SCENARIOS = {
                           arches=("arm64",), timeout=180),
     "pseudo-nmi": Scenario(append="watchdog_thresh=3", silence=120, timeout=420, script="stale-cpu",
                            arches=("arm64-pnmi",)),
+    # Debian guests: systemd, kdump-tools' own service loads the crash
+    # kernel. debian-kdump: sysrq-c, kdump-tools saves a vmcore in the crash
+    # kernel and reboots.
+    "debian-kdump": Scenario(debian="plain", timeout=900, silence=120, arches=("x86_64",)),
 }
 
 
@@ -273,6 +294,78 @@ def v1_words(build):
     b = (TOP / V1_FIXTURE.format(arch=build.arch.arch)).read_bytes()
     lines = [f"{i} 0x{int.from_bytes(b[i:i + 8], 'little'):016x}"
              for i in range(0, len(b), 8) if any(b[i:i + 8])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# wrong-region: what the guest puts in the region before each load. A real
+# v2 trail of the arch (a golden fixture from a guest run; flags 0 or NMI
+# only: a crash's, held by a load).
+V2_FIXTURE = {"x86_64": "tools/hangtrail/tests/fixtures/guest-v2-no-kdump-x86_64/trail.bin",
+              "arm64": "tools/hangtrail/tests/fixtures/guest-v2-stall-reset-arm64/trail.bin"}
+OTHER_RELEASE = b"6.1.0-99-other-hangtrail"
+FLIPS = 4
+
+
+def fnv_header_checksum(area):
+    """format.rs `header_checksum`: FNV-1a over the header area, csum (offset
+    200) read as 0; never 0."""
+    h = 0x811C9DC5
+    for i, b in enumerate(area):
+        h = ((h ^ (0 if 200 <= i < 204 else b)) * 0x01000193) & 0xFFFFFFFF
+    return h or 1
+
+
+def reseal(img):
+    size = int.from_bytes(img[12:16], "little")
+    img[200:204] = fnv_header_checksum(img[:size]).to_bytes(4, "little")
+
+
+def valid_record_offsets(img):
+    """Offsets of the slots (samples and rings) whose seq is non-zero."""
+    hs, nr_cpus, ring = (int.from_bytes(img[o:o + 4], "little") for o in (12, 36, 40))
+    end = hs + nr_cpus * (8 + ring) * 64
+    return [o for o in range(hs, end, 64) if any(img[o:o + 8])]
+
+
+def wrong_region_cases(arch):
+    """[(name, bytes)] in the order the guest loads them: an older format
+    (v1), a trail from another kernel release, random bit flips in records of
+    a real trail (which records: `flipped` below), garbage with no magic."""
+    v1 = bytearray((TOP / V1_FIXTURE.format(arch=arch)).read_bytes())
+    v2 = bytearray((TOP / V2_FIXTURE[arch]).read_bytes())
+    other = bytearray(v2)
+    other[72:72 + 65] = OTHER_RELEASE.ljust(65, b"\0")
+    reseal(other)
+    flips, _ = flipped(arch, v2)
+    rng = random.Random(f"garbage-{arch}")
+    garbage = bytearray(rng.randbytes(4096)) + bytearray(len(v2) - 4096)
+    return [("v1", bytes(v1)), ("other-release", bytes(other)), ("flips", bytes(flips)),
+            ("garbage", bytes(garbage))]
+
+
+def flipped(arch, v2):
+    """The v2 trail with one random bit flipped in each of FLIPS records
+    (seeded: the same every run); returns it and the flipped slots' offsets."""
+    rng = random.Random(f"flips-{arch}")
+    img = bytearray(v2)
+    hit = sorted(rng.sample(valid_record_offsets(v2), FLIPS))
+    for off in hit:
+        bit = rng.randrange(64 * 8)
+        img[off + bit // 8] ^= 1 << (bit % 8)
+    return img, hit
+
+
+def wrong_region_words(build):
+    """`case offset value` lines: for each case, the 8-byte words that differ
+    from what the region holds before it (zeros, then the case before; a
+    load that holds a trail writes nothing)."""
+    lines, before = [], bytes(REGION_SIZE)
+    for name, img in wrong_region_cases(build.arch.arch):
+        img = img.ljust(REGION_SIZE, b"\0")
+        for i in range(0, REGION_SIZE, 8):
+            if img[i:i + 8] != before[i:i + 8]:
+                lines.append(f"{name} {i} 0x{int.from_bytes(img[i:i + 8], 'little'):016x}")
+        before = img
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -471,6 +564,8 @@ def initramfs(build, sc_name, conf, work):
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n"
                                          "nobody:x:65534:65534:nobody:/:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for b in SCENARIOS[sc_name].bins:
+        copy_with_libs(b, root / "bin" / Path(b).name, root)
     for name, make in SCENARIOS[sc_name].files.items():
         (root / name).write_bytes(make(build))
     with open(root / "etc" / "ht.conf", "w") as f:
@@ -489,6 +584,7 @@ class Console:
 
     def __init__(self, stream, logfile):
         self.lines = []
+        self.times = []  # time.monotonic() at which each line arrived
         self.last = time.monotonic()
         self._lock = threading.Lock()
         self._log = open(logfile, "w", errors="replace")
@@ -507,6 +603,7 @@ class Console:
             with self._lock:
                 self.lines.extend(text)
                 self.last = time.monotonic()
+                self.times.extend([self.last] * len(text))
                 for ln in text:
                     self._log.write(ln + "\n")
                 self._log.flush()
@@ -629,6 +726,11 @@ def monitor(sock, cmd):
 def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=None, conf=None):
     """Runs one scenario in a fresh guest; returns a Result or raises RunError."""
     sc = SCENARIOS[sc_name]
+    if sc.debian:
+        if params or conf:
+            raise RunError(f"{sc_name}: a Debian guest takes no --params or conf (its "
+                           "hangtrail options are the image's modprobe.d and the command line)")
+        return run_debian(sc_name, arch_name, cpus=cpus, append=append, out=out, timeout=timeout)
     build = prepare(arch_name)
     arch = build.arch
     cpus = cpus or sc.cpus
@@ -681,15 +783,44 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         cmd += sc.qemu_fn(build, cmd, out)
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
     log(f"{sc_name}/{arch_name}: booting ({cpus} CPUs), console: {out}/console.log")
+    start = time.monotonic()
     q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     con = Console(q.stdout, out / "console.log")
+    boots, resets, delays = drive(sc_name, arch_name, q, con, sock, timeout, out)
+    lines = con.since(0)
+    try:
+        channel = (out / "channel.log").read_bytes().decode("ascii", "replace")
+        files = extract_files(channel.replace("\r", "").splitlines(), out)
+        check_announced(lines, files)
+    except RunError as e:
+        raise RunError(f"{sc_name}/{arch_name}: {e}") from None
+    res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf, delays)
+    if "previous.bin" in files:
+        decode(build, res, sc.kallsyms_fn(build) if sc.kallsyms_fn else None)
+    (out / "run.json").write_text(json.dumps(
+        {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
+         "resets": resets, "reset_delays": delays, "files": sorted(files),
+         "seconds": round(time.monotonic() - start, 1), "conf": run_conf},
+        indent=2) + "\n")
+    return res
+
+
+def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
+    """Follows a running guest's console: warm resets it when it asks or
+    hangs after its trigger, until HT-END and QEMU's exit (at most
+    `end_grace` seconds later, then QEMU is killed). Returns (boots, resets,
+    reset delays); raises RunError with the console's tail."""
+    sc = SCENARIOS[sc_name]
     start, seen, resets, boots, triggered, ended = time.monotonic(), 0, 0, [], False, None
     reset_at, delays = None, []
     try:
         while True:
             for ln in con.since(seen):
                 seen += 1
+                # A line said through /dev/kmsg (the Debian guests' way) has
+                # the printk timestamp first.
+                ln = PRINTK_TIME.sub("", ln, count=1)
                 if ln.startswith("HT-BOOT "):
                     boots.append(ln.split()[1])
                     triggered = False
@@ -707,7 +838,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
                     ended = time.monotonic()
                 elif "Kernel panic - not syncing" in ln and not triggered:
                     raise RunError(f"kernel panic outside the scenario's trigger: {ln}")
-            if ended is not None and (q.poll() is not None or time.monotonic() - ended > 10):
+            if ended is not None and (q.poll() is not None or time.monotonic() - ended > end_grace):
                 break
             if q.poll() is not None:
                 raise RunError(f"QEMU exited ({q.returncode}) before the scenario ended")
@@ -732,22 +863,255 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
             q.kill()
         q.wait()
         con.close()
+    return boots, resets, delays
+
+
+# --- Debian guests ---------------------------------------------------------------
+
+
+# hangtrail save's journal entry (tools/hangtrail/src/save.rs).
+HANGTRAIL_MESSAGE_ID = "2c74ffa988ab48559b0f0484357b5783"
+
+
+@dataclasses.dataclass
+class DebianBuild:
+    arch: Arch
+    image: Path  # scripts/build-rootfs's dir: disk.img, vmlinuz, release, kbuild
+    kbuild: Path  # the packaged kernel's build dir: System.map, vmlinux
+    decoder: Path
+    release: str
+
+
+_debian = {}
+
+
+def prepare_debian(arch_name, flavour):
+    """The cached Debian disk image (scripts/build-rootfs) of an arch;
+    flavour "hangtrail" has hangtrail installed with the arch's region."""
+    key = (arch_name, flavour)
+    with _build_lock:
+        if key in _debian:
+            return _debian[key]
+    arch = ARCHES[arch_name]
+    args = [SCRIPTS / "build-rootfs", arch.arch]
+    if flavour == "hangtrail":
+        args += ["--hangtrail", f"{arch.region:#x}:{REGION_SIZE:#x}"]
+    t0 = time.monotonic()
+    d = Path(sh(args).splitlines()[-1])
+    log(f"Debian {arch_name} rootfs ({flavour}): {d} ({time.monotonic() - t0:.0f} s)")
+    with _build_lock:
+        b = DebianBuild(arch, d, Path((d / "kbuild").read_text().strip()), build_decoder(),
+                        (d / "release").read_text().strip())
+        _debian[key] = b
+        return b
+
+
+def debugfs(image, *commands, write=False):
+    """Runs debugfs commands on an ext4 image; raises RunError on any error
+    line (debugfs itself exits 0 whatever happens)."""
+    p = subprocess.run(["debugfs", *(["-w"] if write else []), "-f", "-", image],
+                       input="\n".join(commands) + "\n", text=True, capture_output=True)
+    errs = [ln for ln in p.stderr.splitlines()
+            if ln.strip() and not ln.startswith("debugfs ") and ": " in ln]
+    if p.returncode != 0 or errs:
+        raise RunError(f"debugfs on {image} failed: {' / '.join(errs) or p.returncode}")
+    return p.stdout
+
+
+def disk_put(image, files, links=()):
+    """Writes files into an ext4 image: {guest path: bytes} (mode 0755 for a
+    script, else 0644, owner root; an existing file is replaced), then
+    symlinks [(guest path, target)]. Missing directories are made. Each file
+    is read back and compared."""
+    tmp = Path(image).parent / "put"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    dirs = set()
+    for path in [*files, *(p for p, _ in links)]:
+        parts = Path(path).parent.parts
+        dirs.update(str(Path(*parts[:i])) for i in range(2, len(parts) + 1))
+    p = subprocess.run(["debugfs", "-f", "-", image], text=True, capture_output=True,
+                       input="".join(f'stat "{d}"\n' for d in [*sorted(dirs), *files]))
+    cmds = [f'mkdir "{d}"' for d in sorted(dirs, key=lambda d: d.count("/"))
+            if f"{d}: File not found by ext2_lookup" in p.stderr]
+    # A file that is there is replaced.
+    cmds += [f'rm "{f}"' for f in files if f"{f}: File not found by ext2_lookup" not in p.stderr]
+    for n, (path, data) in enumerate(files.items()):
+        src = tmp / str(n)
+        src.write_bytes(data)
+        os.chmod(src, 0o755 if data.startswith(b"#!") else 0o644)
+        cmds.append(f'write "{src}" "{path}"')
+    cmds += [f'symlink "{path}" "{target}"' for path, target in links]
+    debugfs(image, *cmds, write=True)
+    for path, data in files.items():
+        back = subprocess.run(["debugfs", "-R", f'cat "{path}"', image], capture_output=True)
+        if back.stdout != data:
+            raise RunError(f"{path} did not arrive in {image} intact")
+    shutil.rmtree(tmp)
+
+
+def disk_get(image, paths, dest):
+    """Copies guest dirs out of a disk image (after the run) into dest,
+    each as dest/BASENAME; the image's journal is replayed first (e2fsck),
+    as the kernel would at the next mount."""
+    p = subprocess.run(["e2fsck", "-fy", image], capture_output=True, text=True)
+    (Path(dest) / "e2fsck.log").write_text(p.stdout + p.stderr)
+    if p.returncode not in (0, 1):  # 1: errors corrected (a journal replayed)
+        raise RunError(f"e2fsck {image}: exit {p.returncode}\n{p.stdout[-2000:]}")
+    for path in paths:
+        subprocess.run(["debugfs", "-R", f'rdump "{path}" "{dest}"', image],
+                       capture_output=True, text=True)
+
+
+DEBIAN_UNIT = """[Unit]
+Description=hangtrail test scenario (driven by scripts/htvm.py)
+Wants=kdump-tools.service
+After=kdump-tools.service hangtrail-save.service systemd-modules-load.service
+
+[Service]
+Type=simple
+ExecStart=/bin/sh /usr/local/lib/hangtrail-test/run
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# In the crash kernel, kdump-tools-dump.service is the whole boot.
+DEBIAN_CRASH_DROPIN = """[Service]
+ExecStartPre=/bin/sh -c 'echo "HT-BOOT crash" > /dev/kmsg; echo "HT-UNAME $(uname -r)" > /dev/kmsg'
+"""
+
+
+def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None):
+    """Runs a Debian-guest scenario: a copy of the cached disk image, booted
+    with root=/dev/vda and systemd as init; the runner reads the results off
+    the disk image afterwards. Returns a Result."""
+    sc = SCENARIOS[sc_name]
+    db = prepare_debian(arch_name, sc.debian)
+    arch = db.arch
+    cpus = cpus or sc.cpus
+    out = Path(out or Path("/tmp") / f"hangtrail-{sc_name}-{arch_name}")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    timeout = timeout or sc.timeout
+    disk = out / "disk.img"
+    sh(["cp", "--sparse=always", db.image / "disk.img", disk])
+    run_conf = {
+        "HT_ARCH": arch.arch,
+        "HT_SCENARIO": sc_name,
+        "HT_NONCE": f"0x{random.getrandbits(63) | 1:016X}",
+        "HT_REGION_ADDR": hex(arch.region),
+        "HT_REGION_SIZE": hex(REGION_SIZE),
+        "HT_HANGTRAIL": int(sc.debian == "hangtrail"),
+    }
+    run_conf.update(sc.conf)
+    lib = "/usr/local/lib/hangtrail-test"
+    units = "/etc/systemd/system"
+    script = sc.script or sc_name
+    cmdline = " ".join(a for a in (
+        f"console={arch.console}", arch.boot_args, "root=/dev/vda rw", arch.reserve,
+        "crashkernel=256M", arch.append, "printk.devkmsg=on", sc.append, append) if a)
+    # The crash kernel's command line: kdump-config takes /proc/cmdline
+    # without crashkernel= and runs the kexec command through `eval`, which
+    # turns x86's memmap=SIZE$ADDR into memmap=SIZE/usr/sbin/kdump-configADDR
+    # ($0 expands): a crash kernel with no RAM above SIZE. As on a real host
+    # with hangtrail's memmap=, the command line is given without it (the
+    # crash kernel needs no reservation: Documentation/hangtrail.rst).
+    kd = "/etc/default/kdump-tools"
+    crash_cmdline = " ".join(a for a in cmdline.split()
+                             if not a.startswith(("crashkernel=", "memmap=")))
+    defaults = subprocess.run(["debugfs", "-R", f'cat "{kd}"', disk], capture_output=True).stdout
+    if b"USE_KDUMP=1" not in defaults:
+        raise RunError(f"{disk}: {kd} does not set USE_KDUMP=1")
+    defaults += (f'\n# hangtrail: /proc/cmdline without crashkernel= and memmap=\n'
+                 f'KDUMP_CMDLINE="{crash_cmdline}"\n').encode()
+    disk_put(disk, {
+        kd: defaults,
+        f"{lib}/run": (TOP / "selftests" / "guest" / "debian-run").read_bytes(),
+        f"{lib}/scenario.sh": (TOP / "selftests" / "scenarios" / f"{script}.sh").read_bytes(),
+        f"{lib}/ht.conf": "".join(f"{k}='{v}'\n" for k, v in run_conf.items()).encode(),
+        f"{units}/ht-scenario.service": DEBIAN_UNIT.encode(),
+        f"{units}/kdump-tools-dump.service.d/ht-boot.conf": DEBIAN_CRASH_DROPIN.encode(),
+    }, links=[(f"{units}/multi-user.target.wants/ht-scenario.service",
+               f"{units}/ht-scenario.service")])
+    sock = out / "monitor.sock"
+    cmd = arch.qemu + ["-smp", str(cpus), "-kernel", str(db.image / "vmlinuz"),
+                       "-drive", f"file={disk},format=raw,if=virtio",
+                       "-append", cmdline, "-display", "none",
+                       "-serial", "stdio", "-serial", f"file:{out / 'channel.log'}",
+                       "-monitor", f"unix:{sock},server,nowait"]
+    if arch.arch == "arm64":
+        cmd += ["-cpu", sc.cpu.get("arm64", "max,pauth-impdef=on")]
+    (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
+    log(f"{sc_name}/{arch_name}: booting Debian ({cpus} CPUs), console: {out}/console.log")
+    start = time.monotonic()
+    q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    con = Console(q.stdout, out / "console.log")
+    # A clean power-off (systemd stops its units) takes a while under TCG.
+    boots, resets, delays = drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=180)
+    seconds = round(time.monotonic() - start, 1)
     lines = con.since(0)
-    try:
-        channel = (out / "channel.log").read_bytes().decode("ascii", "replace")
-        files = extract_files(channel.replace("\r", "").splitlines(), out)
-        check_announced(lines, files)
-    except RunError as e:
-        raise RunError(f"{sc_name}/{arch_name}: {e}") from None
+    timings = boot_timings(lines, con.times, start)
+
+    # What the guest left on its disk.
+    got = out / "rootfs"
+    got.mkdir()
+    disk_get(disk, ["/var/crash", "/var/lib/hangtrail", "/var/log/journal"], got)
+    files = {}
     res = Result(out, lines, boots, resets, files, arch_name, sc_name, run_conf, delays)
-    if "previous.bin" in files:
-        decode(build, res, sc.kallsyms_fn(build) if sc.kallsyms_fn else None)
+    if (got / "journal").is_dir():
+        p = subprocess.run(["journalctl", "-D", got / "journal", "-o", "json", "--no-pager"],
+                           capture_output=True, text=True)
+        (out / "journal.json").write_text(p.stdout)
+        files["journal.json"] = out / "journal.json"
+    # What hangtrail-save.service kept: the dir its journal entry names.
+    said = journal(res, MESSAGE_ID=HANGTRAIL_MESSAGE_ID)
+    if said and said[-1].get("HANGTRAIL_DIR"):
+        saved = got / "hangtrail" / Path(said[-1]["HANGTRAIL_DIR"]).name
+        for name in ("previous.bin", "decode.json", "decode.txt"):
+            if (saved / name).exists():
+                shutil.copy2(saved / name, out / name)
+                files[name] = out / name
+        if "previous.bin" in files:
+            args = [db.decoder, "decode", "--json", "--system-map", db.kbuild / "System.map",
+                    out / "previous.bin"]
+            (out / "host-decode.json").write_text(sh(args) + "\n")
+            files["host-decode.json"] = out / "host-decode.json"
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
-         "resets": resets, "reset_delays": delays, "files": sorted(files),
-         "seconds": round(time.monotonic() - start, 1), "conf": run_conf},
+         "resets": resets, "files": sorted(files), "seconds": seconds, "timings": timings,
+         "release": db.release, "rootfs": str(db.image), "conf": run_conf},
         indent=2) + "\n")
     return res
+
+
+def boot_timings(lines, times, start):
+    """Seconds from QEMU's start (or the previous mark) to each HT-BOOT and
+    HT-TRIGGERED line and to HT-END: how long each boot took under TCG."""
+    marks, last = [], start
+    for ln, t in zip(lines, times):
+        ln = PRINTK_TIME.sub("", ln, count=1)
+        if ln.startswith(("HT-BOOT ", "HT-TRIGGERED", "HT-END")):
+            marks.append([" ".join(ln.split()[:2]), round(t - last, 1)])
+            last = t
+    return marks
+
+
+def journal(res, **match):
+    """Entries of a Debian run's journal (journal.json) whose fields equal
+    `match`."""
+    path = res.out / "journal.json"
+    if not path.exists():
+        return []
+    out = []
+    for ln in path.read_text().splitlines():
+        e = json.loads(ln)
+        if all(e.get(k) == v for k, v in match.items()):
+            out.append(e)
+    return out
 
 
 def symbol_args(files, kdir):

@@ -62,6 +62,8 @@ def records(d, **match):
 # Header flags (rust/format.rs).
 HDR_CRASH_KERNEL_REACHED = 1 << 0
 HDR_POST_NOTIFIERS = 1 << 2
+HDR_RELEASED = 1 << 3
+HDR_ENDED = 1 << 4
 
 
 def raw_header(path):
@@ -529,6 +531,120 @@ def check_permissions(r, c):
                f"{name}: a non-root read fails (got {user!r})")
 
 
+def check_overwrite_guard(r, c):
+    c.eq(r.boots, ["first", "again", "again", "again"],
+         "boots: hang + reset, reset while recording, orderly reboot")
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: " ".join(r.values(f"HT-DMESG-{tag}")) for tag in loads}
+    held = ("held-1", "held-2", "held-3", "after-refused")
+    for tag in held:
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "previous,release"),
+             f"load {tag}: held (no current, no probes)")
+        c.that("holding the trail of a boot that did not end in order" in dm[tag] and
+               "echo release > /sys/kernel/debug/hangtrail/release" in dm[tag],
+               f"load {tag}: one dmesg line says it holds the trail and how to release it")
+        c.that("recording to" not in dm[tag], f"load {tag}: records nothing")
+    # Byte-identical each time: nothing wrote the region.
+    md5s = {loads.get(t, {}).get("md5") for t in held} | {(r.value("HT-RELEASE") or "").split("md5=")[-1]}
+    c.eq(len(md5s), 1, f"previous is the same bytes in every held load and after release ({md5s})")
+    if "previous.bin" in r.files:
+        prev = r.files["previous.bin"].read_bytes()
+        c.eq(hashlib.md5(prev).hexdigest(), loads.get("held-1", {}).get("md5"), "previous.bin arrived whole")
+        d = r.json()
+        c.that(records(d, kind="probe", symbol="ksys_sync", cpu=1),
+               "the held trail is boot 1's: ksys_sync on CPU 1, where it stalled")
+        c.that(not d["header"]["released"] and not d["header"]["ended"], "boot 1's trail: neither flag")
+    c.that((r.value("HT-NOBODY-RELEASE") or "").startswith("refused:") and
+           "Permission denied" in r.value("HT-NOBODY-RELEASE"),
+           f"a non-root write cannot release ({r.value('HT-NOBODY-RELEASE')!r})")
+    c.eq(r.value("HT-BAD-WORD"), "refused", "a write of another word is refused")
+    c.that((r.value("HT-RELEASE") or "").startswith("rc=0"), "root releases the trail")
+    c.that("trail released" in " ".join(r.values("HT-DMESG-release")), "dmesg says released")
+    # After release: the next load records; previous is the same trail,
+    # only the released flag and the header checksum changed.
+    ld = loads.get("released", {})
+    c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), "load after release records")
+    c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
+    if "previous.bin" in r.files and "previous-released.bin" in r.files:
+        a, b = r.files["previous.bin"].read_bytes(), r.files["previous-released.bin"].read_bytes()
+        diff = sorted({i // 4 * 4 for i in range(min(len(a), len(b))) if a[i] != b[i]})
+        c.that(len(a) == len(b) and set(diff) <= {48, 200},
+               f"released copy differs only in flags (48) and checksum (200): {diff[:8]}")
+        c.that(raw_header(r.files["previous-released.bin"])["flags"] & HDR_RELEASED,
+               "the released flag is set in the region")
+        c.that(r.decode("previous-released.bin")["header"]["released"], "the decoder shows released")
+    # Defeats: overwrite=1 records over a held trail; an orderly reboot's
+    # trail and an unloaded one are not held.
+    for tag, why in (("overwrite", "overwrite=1"), ("clean", "after an orderly reboot"),
+                     ("unloaded", "after rmmod")):
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), f"load {why} records")
+        c.that("holding the trail" not in dm.get(tag, "") and "recording to" in dm.get(tag, ""),
+               f"load {why}: not held")
+    c.that("overwrite=1: recording over" in dm.get("overwrite", ""), "overwrite=1 says what it overwrites")
+    # Later boots' trails: other kallsyms (KASLR), so the flags from the bytes.
+    flags = {n: raw_header(r.files[n])["flags"] for n in
+             ("previous-overwritten.bin", "previous-clean.bin", "previous-unloaded.bin") if n in r.files}
+    c.eq(len(flags), 3, "the later boots' previous files arrived")
+    c.that(not flags.get("previous-overwritten.bin", 0) & (HDR_RELEASED | HDR_ENDED),
+           "the trail overwrite=1 replaced had neither flag (it was held)")
+    c.that(flags.get("previous-clean.bin", 0) & HDR_ENDED, "an orderly reboot marks the trail ended")
+    c.that(flags.get("previous-unloaded.bin", 0) & HDR_ENDED, "rmmod marks the trail ended")
+    c.eq(set(r.values("HT-OOPS")), {"0"}, "no oops or warning in any boot")
+
+
+def decode_raw(path):
+    """The decoder's JSON of a trail file, without symbols."""
+    return json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", path]))
+
+
+def check_wrong_region(r, c):
+    cases = dict(htvm.wrong_region_cases(htvm.ARCHES[r.arch].arch))
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: r.values(f"HT-DMESG-{tag}") for tag in cases}
+    c.eq(r.values("HT-OOPS"), ["0"] * len(cases), "no oops or warning after any load and rmmod")
+
+    def one(tag, text):
+        n = sum(text in ln for ln in dm[tag])
+        c.eq(n, 1, f"{tag}: one dmesg line with {text!r} (lines: {dm[tag]})")
+
+    one("v1", "previous trail is format version 1")
+    one("other-release", f"previous trail was written by kernel {htvm.OTHER_RELEASE.decode()} (this is ")
+    one("flips", f"previous trail: {htvm.FLIPS} records damaged")
+    one("garbage", "region holds no trail (no hangtrail magic)")
+    # The trails that parse are a crash's: held, byte-equal in `previous`.
+    for tag in ("v1", "other-release", "flips"):
+        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,release"),
+             f"{tag}: loaded, holding the trail")
+        name = f"previous-{tag}.bin"
+        if c.that(name in r.files, f"{name} sent"):
+            got = r.files[name].read_bytes()
+            c.that(got == cases[tag], f"{tag}: previous is the region's bytes ({len(got)} of {len(cases[tag])})")
+    # Garbage: no trail to keep; the load records (over it), with no previous.
+    c.eq((loads.get("garbage", {}).get("rc"), loads.get("garbage", {}).get("files")),
+         ("0", "current,probes"), "garbage: a fresh trail, no previous")
+    # Damage confined to the records the flips hit: the decoder marks exactly
+    # those slots bad, every other record is as in the intact trail.
+    if "previous-flips.bin" in r.files:
+        v2 = (htvm.TOP / htvm.V2_FIXTURE[htvm.ARCHES[r.arch].arch]).read_bytes()
+        _, hit = htvm.flipped(htvm.ARCHES[r.arch].arch, v2)
+        intact = r.out / "intact-v2.bin"
+        intact.write_bytes(v2)
+        a, b = decode_raw(intact), decode_raw(r.files["previous-flips.bin"])
+        c.eq(b["slots"]["valid"], a["slots"]["valid"] - len(hit), "valid slots: the intact trail's minus the hit")
+        c.eq(b["slots"]["invalid"] + b["slots"]["torn"], len(hit), "bad slots: as many as hit")
+        seqs = lambda d: {x["seq"] for x in d["records"]} | {x["seq"] for x in d["samples"]}  # noqa: E731
+        c.eq(len(seqs(a) - seqs(b)), len(hit), "records lost: only the hit ones")
+        c.that(seqs(b) <= seqs(a), "no record appears that the intact trail did not have")
+
+
 def ring_slots(path, d):
     """{cpu: [seq in slot order]} of the decoder's valid ring records: each
     is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
@@ -732,6 +848,71 @@ def check_shootdown_stall(r, c):
     c.eq(v["state"], "hung", "verdict")
     c.eq(v["cpu"], 0, "verdict CPU: the crash CPU")
     c.eq((v["last"] or {}).get("symbol"), "lapic_shutdown", "verdict: hung after the stop, in lapic_shutdown")
+
+
+def journal_entries(data):
+    """journald's native protocol, as journald parses it: `NAME=value` lines,
+    or `NAME`, a little-endian u64 length, the value and a newline. Entries
+    sent one after another into one file are not separated: a repeated field
+    name shows as a second value."""
+    fields, i = [], 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        line = data[i:nl]
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            i = nl + 1
+        else:
+            n = int.from_bytes(data[nl + 1:nl + 9], "little")
+            k, v = line, data[nl + 9:nl + 9 + n]
+            if data[nl + 9 + n:nl + 10 + n] != b"\n":
+                raise ValueError("binary field not followed by a newline")
+            i = nl + 10 + n
+        fields.append((k.decode(), v.decode(errors="replace")))
+    return fields
+
+
+def check_save_reset(r, c):
+    check_shootdown_stall(r, c)
+    d = r.json()
+    c.eq(r.value("HT-SAVE1-RC"), "0", "hangtrail save: exit code")
+    first = " ".join(r.values("HT-SAVE1"))
+    bid = d["header"]["boot_id"]
+    c.eq(r.value("HT-SAVED"), bid, "saved under the trail's boot id")
+    want = f"hangtrail: saved /var/lib/hangtrail/{bid}: {d['verdict']['line'].removeprefix('verdict: ')}"
+    c.that(want in first, f"hangtrail save said {first!r}, want {want!r}")
+    c.eq(r.value("HT-SAVE2-RC"), "0", "second hangtrail save: exit code")
+    second = " ".join(r.values("HT-SAVE2"))
+    c.that("already holds this trail; nothing to do" in second, f"second hangtrail save said {second!r}")
+    files = ("saved-previous.bin", "saved-decode.json", "saved-decode.txt", "journal.bin")
+    missing = [f for f in files if f not in r.files]
+    if not c.eq(missing, [], "files sent from the guest"):
+        return
+    c.that(r.files["saved-previous.bin"].read_bytes() == r.files["previous.bin"].read_bytes(),
+           "previous.bin saved in the guest is the trail in debugfs")
+    saved = json.loads(r.files["saved-decode.json"].read_text())
+    c.eq(saved["header"]["symbols"], "kallsyms", "the guest decoded with its /proc/kallsyms")
+    for k in ("state", "reason", "cpu", "line", "summary", "next_expected"):
+        c.eq(saved["verdict"][k], d["verdict"][k], f"saved decode.json verdict.{k} (host's decode)")
+    txt = r.files["saved-decode.txt"].read_text().splitlines()
+    c.eq(txt[-1] if txt else None, d["verdict"]["line"], "saved decode.txt's verdict line")
+    try:
+        entry = journal_entries(r.files["journal.bin"].read_bytes())
+    except (ValueError, IndexError) as e:
+        c.that(False, f"journal datagram does not parse: {e}")
+        return
+    got = {}
+    for k, v in entry:
+        got.setdefault(k, []).append(v)
+    c.eq(got.get("MESSAGE_ID"), ["2c74ffa988ab48559b0f0484357b5783"], "one journal entry, its MESSAGE_ID")
+    last = d["verdict"]["last"] or {}
+    for k, v in [("HANGTRAIL_VERDICT", "hung"), ("HANGTRAIL_REASON", d["verdict"]["reason"]),
+                 ("PRIORITY", "3"), ("HANGTRAIL_CPU", "0"),
+                 ("HANGTRAIL_PC", last.get("pc_hex")),
+                 ("HANGTRAIL_SYMBOL", f"{last.get('symbol')}+{last.get('offset', 0):#x}"),
+                 ("HANGTRAIL_BOOT_ID", bid), ("HANGTRAIL_DIR", f"/var/lib/hangtrail/{bid}"),
+                 ("MESSAGE", f"hangtrail: previous boot stopped: {d['verdict']['line'].removeprefix('verdict: ')}")]:
+        c.eq(got.get(k), [v], f"journal {k}")
 
 
 def check_stop_missed(r, c):
@@ -1025,6 +1206,8 @@ TESTS = [
     ("permissions", check_permissions),
     ("storm", check_storm),
     ("random-reset", check_random_reset),
+    ("overwrite-guard", check_overwrite_guard),
+    ("wrong-region", check_wrong_region),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
@@ -1035,6 +1218,7 @@ TESTS = [
     ("kexec-reboot", check_kexec_reboot),
     ("post-notifiers", check_post_notifiers),
     ("shootdown-stall", check_shootdown_stall),
+    ("save-reset", check_save_reset),
     ("v1-crash-kernel", check_v1_crash_kernel),
     ("stop-missed", check_stop_missed),
     ("hard-lockup", check_hard_lockup),
@@ -1047,6 +1231,120 @@ TESTS = [
     ("bench", check_bench),
     ("bench-peers", check_bench),
 ]
+
+# --- Debian guests (scripts/build-rootfs, htvm.run_debian) ----------------------
+
+
+def debian_common(r, c, boots):
+    """What every Debian run shows: the boots, the packaged kernel in each,
+    kdump-tools' service loading the crash kernel, no failed unit."""
+    c.eq(r.boots, boots, "boots")
+    meta = json.loads((r.out / "run.json").read_text())
+    c.eq(set(r.values("HT-UNAME")), {meta["release"]}, "every boot ran the packaged kernel")
+    c.eq(r.value("HT-KDUMP-SERVICE"), "active", "kdump-tools.service active at boot")
+    c.eq(r.value("HT-KDUMP-LOADED"), "1", "crash kernel loaded (/sys/kernel/kexec_crash_loaded)")
+    c.that("ready to kdump" in (r.value("HT-KDUMP-STATUS") or ""),
+           f"kdump-config status: {r.value('HT-KDUMP-STATUS')!r}")
+    failed = [v.strip() for v in r.values("HT-FAILED-UNITS") if v.strip()]
+    c.eq(failed, [], "no failed systemd unit at any boot")
+    c.note("timings (s): " + ", ".join(f"{m} {t}" for m, t in meta["timings"])
+           + f"; run {meta['seconds']} s")
+
+
+def kdump_files(r):
+    """{name: path} of what kdump-tools saved under /var/crash/STAMP/."""
+    crash = r.out / "rootfs" / "crash"
+    return {p.name: p for p in crash.glob("*/*") if p.is_file()} if crash.is_dir() else {}
+
+
+def hangtrail_saved(r, c, state):
+    """What hangtrail-save.service left at the last boot: the trail, its
+    decode (the guest's, with /proc/kallsyms) agreeing with the host's (the
+    package's System.map), and one journal entry with the verdict's fields.
+    Returns the guest's decode."""
+    c.eq(r.value("HT-HANGTRAIL-LOADED"), "1", "hangtrail.ko loaded at boot (modules-load.d)")
+    c.eq(r.value("HT-SAVE"), "success 0", "hangtrail-save.service result and exit status")
+    for name in ("previous.bin", "decode.json", "decode.txt"):
+        c.that(name in r.files, f"{name} saved under /var/lib/hangtrail/ID/ (read off the disk)")
+    if "decode.json" not in r.files:
+        return {"verdict": {}}
+    d = r.json("decode.json")
+    v = d["verdict"]
+    c.eq(v.get("state"), state, "verdict (hangtrail save's decode.json)")
+    if "host-decode.json" in r.files:
+        c.eq(r.json("host-decode.json")["verdict"], v,
+             "the host's decode of previous.bin (System.map) gives the guest's verdict")
+    c.that(v.get("summary", "") in (r.out / "decode.txt").read_text(), "decode.txt has the summary")
+    said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
+    c.eq(len(said), 1, "one hangtrail journal entry (MESSAGE_ID 2c74ffa9...) in the run")
+    if said:
+        e = said[0]
+        boot = (r.values("HT-BOOT-ID") or ["?"])[-1].replace("-", "")
+        c.eq(e.get("_BOOT_ID"), boot, "the entry was logged at the last boot")
+        c.eq(e.get("SYSLOG_IDENTIFIER"), "hangtrail", "SYSLOG_IDENTIFIER")
+        c.eq(e.get("HANGTRAIL_VERDICT"), state, "HANGTRAIL_VERDICT")
+        c.eq(e.get("HANGTRAIL_SUMMARY"), v.get("summary"), "HANGTRAIL_SUMMARY is the verdict's summary")
+        c.eq(e.get("HANGTRAIL_DIR", "").rsplit("/", 1)[0], "/var/lib/hangtrail", "HANGTRAIL_DIR")
+        c.eq(e.get("HANGTRAIL_RELEASE"), json.loads((r.out / "run.json").read_text())["release"],
+             "HANGTRAIL_RELEASE: the crashed kernel's")
+        c.note(f"journal: MESSAGE={e.get('MESSAGE')!r}")
+    return d
+
+
+def check_debian_kdump(r, c):
+    debian_common(r, c, ["first", "crash", "again"])
+    c.eq(r.resets, 0, "warm resets by the runner (the crash kernel reboots by itself)")
+    saved = kdump_files(r)
+    dumps = [p for n, p in saved.items() if n.startswith("dump.")]
+    dmesgs = [p for n, p in saved.items() if n.startswith("dmesg.")]
+    c.that(len(dumps) == 1, f"one vmcore saved by kdump-tools in /var/crash: {sorted(saved)}")
+    for p in dumps:
+        # makedumpfile -F (kdump-tools' default): the flattened format's
+        # signature, then the filtered (-d 31), compressed (-c) dump.
+        head = p.read_bytes()[:16]
+        c.that(head.startswith(b"makedumpfile\0"), f"{p.name} is a makedumpfile dump: {head!r}")
+        c.note(f"vmcore {p.name}: {p.stat().st_size} bytes")
+    for p in dmesgs:
+        # Read from the vmcore: the crashed kernel's own last words.
+        text = p.read_text(errors="replace")
+        c.that("Kernel panic - not syncing: sysrq triggered crash" in text,
+               f"{p.name} (the crashed kernel's log, from the vmcore) has the sysrq panic")
+    c.that(dmesgs, f"a dmesg file saved by kdump-tools: {sorted(saved)}")
+    c.eq(sorted(f"{n} {p.stat().st_size}" for n, p in saved.items()),
+         sorted(v.split("/", 1)[-1] for v in r.values("HT-CRASH-FILE")),
+         "the files the guest saw in /var/crash are the ones read off its disk")
+    # The crash kernel's own journal: kdump-tools said where the dump went.
+    said = [e.get("MESSAGE", "") for e in htvm.journal(r, SYSLOG_IDENTIFIER="kdump-tools")]
+    c.that(any(str(m).startswith("saved vmcore in /var/crash/") for m in said),
+           f"the journal has kdump-tools' 'saved vmcore in /var/crash/...': {said[-4:]}")
+    if htvm.SCENARIOS[r.scenario].debian != "hangtrail":
+        return
+    # hangtrail.ko in kdump-tools' initramfs marked the trail in the crash
+    # kernel: the next boot's save says handoff.
+    d = hangtrail_saved(r, c, "handoff")
+    if "previous.bin" in r.files:
+        c.that(raw_header(r.files["previous.bin"])["flags"] & HDR_CRASH_KERNEL_REACHED,
+               "header flag: crash kernel reached (set by hangtrail.ko in the kdump initramfs)")
+    c.that(records(d, point="machine_kexec"), "machine_kexec recorded before the handoff")
+
+
+def check_debian_stall(r, c):
+    debian_common(r, c, ["first", "again"])
+    c.eq(r.resets, 1, "one warm reset by the runner (the crash path hung)")
+    c.eq(kdump_files(r), {}, "no vmcore: the crash kernel never ran")
+    d = hangtrail_saved(r, c, "unconfirmed")
+    v = d["verdict"]
+    c.eq((v.get("last") or {}).get("symbol"), "machine_kexec", "the verdict names the injected point")
+    c.eq(v.get("next_expected"), "crash kernel handoff", "next expected")
+    said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
+    if said:
+        e = said[0]
+        c.eq(e.get("HANGTRAIL_SYMBOL"), "machine_kexec", "HANGTRAIL_SYMBOL")
+        c.that("machine_kexec" in str(e.get("MESSAGE")), f"MESSAGE names machine_kexec: {e.get('MESSAGE')!r}")
+        c.eq(e.get("HANGTRAIL_CPU"), str(v.get("cpu")), "HANGTRAIL_CPU is the verdict's CPU")
+        c.eq(e.get("HANGTRAIL_NEXT_EXPECTED"), "crash kernel handoff", "HANGTRAIL_NEXT_EXPECTED")
+    check_crash_path_order(d, c, point_is("panic"))
+
 
 # --- runner ---------------------------------------------------------------------
 
