@@ -96,6 +96,15 @@ fn by_name(name: &[u8]) -> Result<Found> {
         return Err(ENOENT);
     }
     let Ok(size) = usize::try_from(size) else { return Err(EINVAL) };
+    if start % 4096 != 0 || size % 4096 != 0 {
+        pr_err!(
+            "reserve_mem= region '{}' at {:#x}+{:#x} is not page-aligned: give it a size in pages and an ALIGN of 4096\n",
+            show(name),
+            start,
+            size
+        );
+        return Err(EINVAL);
+    }
     Ok(Found { phys: start as u64, size, source: Source::Name })
 }
 

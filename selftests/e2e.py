@@ -1154,6 +1154,7 @@ RESERVE_BAD = {
     "name-and-address": ("EINVAL", "mem_name and mem_address/mem_size are mutually exclusive"),
     "name-and-size": ("EINVAL", "mem_name and mem_address/mem_size are mutually exclusive"),
     "crash-mem-name": ("EINVAL", "in a crash kernel would find its own reserve_mem= region"),
+    "unaligned-name": ("EINVAL", "reserve_mem= region 'htodd' at "),
 }
 DT_BAD = {"dt-address-ram": ("EINVAL", "overlaps System RAM")}
 
@@ -1171,8 +1172,13 @@ def check_reserve_mem(r, c):
     """reserve-mem, dt-reserved and uefi-acpi: a region in System RAM found
     by name or in the device tree, across a crash kernel and a warm reset."""
     dt = r.conf["HT_SOURCE"] == "dt"
+    nomap = str(r.conf.get("HT_NOMAP")) == "1"
     c.eq(r.boots, ["first", "crash", "again"], "boots: crash kernel, then a warm reset")
-    check_bad_cases(r, c, DT_BAD if dt else RESERVE_BAD)
+    check_bad_cases(r, c, {} if nomap else DT_BAD if dt else RESERVE_BAD)
+    if not dt:
+        odd = " ".join(r.values("HT-CASE"))
+        c.that("is not page-aligned: give it a size in pages and an ALIGN of 4096" in odd,
+               f"the unaligned reserve_mem= region's message: {odd!r}")
     c.eq(r.value("HT-REGION-WORD"), r.conf["HT_PATTERN"], "refused loads left the region alone")
     c.eq(r.value("HT-OOPS"), "0", "no oops after refused loads")
     regions = [region_param(v) for v in r.values("HT-REGION")]
@@ -1188,8 +1194,15 @@ def check_reserve_mem(r, c):
     c.note(f"{source} region: {addr:#x}+{size:#x}; after the warm reset: "
            + (f"{regions[-1][0]:#x}" if regions[-1] else "none"))
     ram = iomem_ram(r.values("HT-IOMEM"))
-    c.that(any(a <= addr and addr + size - 1 <= b for a, b in ram),
-           f"the region is System RAM (the vmap path): {addr:#x} in {[(hex(a), hex(b)) for a, b in ram]}")
+    in_ram = any(a <= addr and addr + size - 1 <= b for a, b in ram)
+    if nomap:
+        c.that(not any(a <= addr <= b for a, b in ram),
+               f"no-map: the region is not System RAM: {addr:#x} in {[(hex(a), hex(b)) for a, b in ram]}")
+        c.eq(r.value("HT-IOMEM-CLAIM"), "1", "no-map: claimed in /proc/iomem while loaded")
+    else:
+        c.that(in_ram, f"the region is System RAM (the vmap path): {addr:#x} in "
+               f"{[(hex(a), hex(b)) for a, b in ram]}")
+        c.eq(r.value("HT-IOMEM-CLAIM"), "0", "System RAM: no /proc/iomem claim of its own")
     dm = r.values("HT-REGION-DMESG")
     want = (f"hangtrail: region {addr:#x}+{size:#x} from {source}: a crash kernel needs "
             f"mem_address={addr:#x} mem_size={size:#x}")
@@ -1247,6 +1260,7 @@ TESTS = [
     ("pseudo-nmi", check_pseudo_nmi),
     ("reserve-mem", check_reserve_mem),
     ("dt-reserved", check_reserve_mem),
+    ("dt-no-map", check_reserve_mem),
     ("dt-no-reg", check_dt_no_reg),
     ("uefi-acpi", check_reserve_mem),
     ("bench", check_bench),

@@ -4,7 +4,8 @@
 #   name - reserve_mem=SIZE:ALIGN:$HT_NAME, loaded with mem_name=$HT_NAME
 #          (reserve-mem; uefi-acpi under UEFI firmware with ACPI);
 #   dt   - a device tree reserved-memory node compatible with "hangtrail",
-#          loaded with no region parameter (dt-reserved).
+#          loaded with no region parameter (dt-reserved; dt-no-map with
+#          HT_NOMAP=1, the node marked no-map).
 # Bad uses are refused with nothing touched; a crash reaches the crash
 # kernel, which finds the region (name: given the address the first kernel
 # printed, mem_address=; dt: the node, which the crash kernel's device tree
@@ -48,6 +49,8 @@ first() {
 	ht_pin0
 	sed 's/^/HT-IOMEM /' /proc/iomem
 	load_by_name || ht_fail "insmod $(by_source)"
+	# Claimed in /proc/iomem only when it is not System RAM (no-map).
+	echo "HT-IOMEM-CLAIM $(grep -c ' : hangtrail$' /proc/iomem)"
 	set -- $(addr_size "$(cat $D/region)")
 	A=$1 S=$2
 	rmmod hangtrail || ht_fail "rmmod"
@@ -57,6 +60,10 @@ first() {
 		bad unknown-name mem_name=nosuch
 		bad name-and-address mem_name="$HT_NAME" mem_address="$A"
 		bad name-and-size mem_name="$HT_NAME" mem_size="$S"
+		# reserve_mem=65600:64:htodd (htvm.py): not whole pages.
+		bad unaligned-name mem_name=htodd
+	elif [ "$HT_NOMAP" = 1 ]; then
+		:	# not System RAM: an address inside it is as good as the node
 	else
 		# The node is consulted only when no region is given: an address
 		# inside it is System RAM, refused as from any user.
