@@ -282,6 +282,11 @@ SCENARIOS = {
     # kernel. debian-kdump: sysrq-c, kdump-tools saves a vmcore in the crash
     # kernel and reboots.
     "debian-kdump": Scenario(debian="plain", timeout=900, silence=120, arches=("x86_64",)),
+    # debian-stall: hangtrail loaded at boot stalls the crash path in
+    # machine_kexec (its parameter from the command line, as modprobe takes
+    # hangtrail.PARAM=); warm reset; hangtrail-save.service at the next boot.
+    "debian-stall": Scenario(debian="hangtrail", append="hangtrail.inject_stall=machine_kexec",
+                             timeout=900, silence=40, arches=("x86_64",)),
 }
 
 

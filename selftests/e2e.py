@@ -1280,7 +1280,7 @@ def debian_common(r, c, boots):
     c.eq(r.value("HT-KDUMP-LOADED"), "1", "crash kernel loaded (/sys/kernel/kexec_crash_loaded)")
     c.that("ready to kdump" in (r.value("HT-KDUMP-STATUS") or ""),
            f"kdump-config status: {r.value('HT-KDUMP-STATUS')!r}")
-    failed = [v.strip() for v in r.values("HT-FAILED-UNITS") if v.strip()]
+    failed = [v.strip() for v in r.values("HT-UNITS-FAILED") if v.strip()]
     c.eq(failed, [], "no failed systemd unit at any boot")
     c.note("timings (s): " + ", ".join(f"{m} {t}" for m, t in meta["timings"])
            + f"; run {meta['seconds']} s")
