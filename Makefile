@@ -2,6 +2,10 @@
 #
 #   make [KDIR=<kernel build dir>]     build hangtrail.ko (default: the running kernel)
 #   make sign [KEY=... CERT=...]       sign it (default: KDIR's own certs/signing_key.*)
+#   make install [DESTDIR=] [KDIR=] [ARCH=] [CLI=] [KO=]
+#                                      the module, the CLI, the boot unit and the
+#                                      kdump initramfs hooks (scripts/install)
+#   make install-dkms [DESTDIR=]       the same with the module's sources for DKMS
 #   make demo                          the arm64 stall-and-reset demo
 #   make check                         everything CI runs
 #
@@ -38,4 +42,11 @@ check:
 bench:
 	scripts/bench
 
-.PHONY: modules clean sign demo check bench
+# The variables reach scripts/install through the environment.
+install:
+	DESTDIR="$(DESTDIR)" KDIR="$(KDIR)" ARCH="$(ARCH)" CLI="$(CLI)" KO="$(KO)" scripts/install
+
+install-dkms:
+	DESTDIR="$(DESTDIR)" ARCH="$(ARCH)" CLI="$(CLI)" scripts/install --dkms
+
+.PHONY: modules clean sign demo check bench install install-dkms

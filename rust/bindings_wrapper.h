@@ -17,6 +17,7 @@
 #include <linux/panic.h>
 #include <linux/panic_notifier.h>
 #include <linux/random.h>
+#include <linux/reboot.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 #include <linux/vmalloc.h>
@@ -66,3 +67,18 @@ bool hangtrail_in_nmi(void);
 /* arm64 only: */
 unsigned long hangtrail_strip_pac(unsigned long addr);
 bool hangtrail_uses_irq_prio_masking(void);
+
+/* Where the region is (reserve.rs): reserve_mem= by name, a device tree
+ * reserved-memory node, and a vmap of System RAM pages for both. */
+#include <linux/mm.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
+struct page *hangtrail_pfn_to_page(unsigned long pfn);
+bool hangtrail_pfn_valid(unsigned long pfn);
+pgprot_t hangtrail_pgprot_kernel(void);
+pgprot_t hangtrail_pgprot_writecombine(void);
+pgprot_t hangtrail_pgprot_noncached(void);
+struct device_node *hangtrail_of_find_compatible(const char *compat);
+void hangtrail_of_node_put(struct device_node *np);
+const char *hangtrail_of_node_name(struct device_node *np);
+struct reserved_mem *hangtrail_of_reserved_mem_lookup(struct device_node *np);

@@ -77,6 +77,16 @@ pub const HDR_NMI_REACHES_IRQS_OFF: u32 = 1 << 1;
 /// Header flag (v2): `crash_kexec_post_notifiers` was set (the panic
 /// notifiers run before `__crash_kexec`).
 pub const HDR_POST_NOTIFIERS: u32 = 1 << 2;
+/// Header flag: someone released the trail (a root write to debugfs
+/// `release` after saving `previous`): the next system-kernel load may
+/// record over it. Any version: v1 trails carry it the same way.
+pub const HDR_RELEASED: u32 = 1 << 3;
+/// Header flag: the trail ended in order, not in a crash: `hangtrail.ko` was
+/// unloaded, or the kernel began an orderly reboot, halt, power-off or
+/// `kexec -e` (the reboot notifier chain ran). The next system-kernel load
+/// records over it. A trail with neither this flag nor `HDR_RELEASED` is a
+/// crashed boot's: the next load keeps it (the overwrite guard).
+pub const HDR_ENDED: u32 = 1 << 4;
 
 /// Record flag: written by a task inside a kexec load (`kexec -p` time).
 /// v2: only records written while the loading task is current carry it
@@ -539,13 +549,74 @@ pub struct HeaderArea {
 const _: () = assert!(core::mem::offset_of!(Record, csum) == RECORD_SIZE - 4);
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
+const FNV_PRIME: u32 = 0x0100_0193;
 
+/// FNV-1a steps over the low `n` bytes of `w`, lowest first: the same as
+/// `fnv` over those bytes, without a load and a bounds check per byte.
+#[inline(always)]
+const fn fnv_word(mut h: u32, w: u64, n: u32) -> u32 {
+    let mut k = 0;
+    while k < n {
+        h ^= ((w >> (8 * k)) & 0xff) as u32;
+        h = h.wrapping_mul(FNV_PRIME);
+        k += 1;
+    }
+    h
+}
+
+/// FNV-1a over `bytes`, eight bytes per load (the value of the byte-at-a-time
+/// definition: xor the byte, multiply by the prime).
 const fn fnv(mut h: u32, bytes: &[u8]) -> u32 {
     let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let w = u64::from_le_bytes([
+            bytes[i],
+            bytes[i + 1],
+            bytes[i + 2],
+            bytes[i + 3],
+            bytes[i + 4],
+            bytes[i + 5],
+            bytes[i + 6],
+            bytes[i + 7],
+        ]);
+        h = fnv_word(h, w, 8);
+        i += 8;
+    }
     while i < bytes.len() {
         h ^= bytes[i] as u32;
-        h = h.wrapping_mul(0x0100_0193);
+        h = h.wrapping_mul(FNV_PRIME);
         i += 1;
+    }
+    h
+}
+
+/// `checksum` of the first `RECORD_SIZE - 4` bytes (what `csum` covers) of
+/// `N` records at once: `N` independent multiply chains in lockstep, which
+/// the CPU overlaps, where one record's 60 dependent multiplies would wait
+/// on each other. For the decoder's pass over every slot; same values as
+/// `Record::compute_csum`.
+#[inline]
+pub fn record_checksums<const N: usize>(recs: [&[u8; RECORD_SIZE]; N]) -> [u32; N] {
+    let word = |r: &[u8; RECORD_SIZE], o: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&r[o..o + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut h = [FNV_OFFSET; N];
+    for o in (0..RECORD_SIZE - 8).step_by(8) {
+        let mut w = [0u64; N];
+        for l in 0..N {
+            w[l] = word(recs[l], o);
+        }
+        for k in 0..8 {
+            for l in 0..N {
+                h[l] = fnv_word(h[l], w[l] >> (8 * k), 1);
+            }
+        }
+    }
+    // Bytes 56..60; 60..64 are the checksum itself.
+    for l in 0..N {
+        h[l] = nonzero(fnv_word(h[l], word(recs[l], RECORD_SIZE - 8), 4));
     }
     h
 }
@@ -823,11 +894,48 @@ pub enum Slot {
     Missing,
 }
 
+/// `Trail::classify` codes, one byte per slot: past the end of the input.
+pub const CLASS_MISSING: u8 = 0;
+/// `Trail::classify`: `Slot::Empty`.
+pub const CLASS_EMPTY: u8 = 1;
+/// `Trail::classify`: `Slot::Valid`.
+pub const CLASS_VALID: u8 = 2;
+/// `Trail::classify`: `Slot::Torn`.
+pub const CLASS_TORN: u8 = 3;
+/// `Trail::classify`: `Slot::Invalid`.
+pub const CLASS_INVALID: u8 = 4;
+
 /// A region whose header checked out.
 pub struct Trail<'a> {
     /// The header.
     pub header: Header,
     bytes: &'a [u8],
+    /// Slot classes from `classify`, or empty: check each slot when read.
+    classes: &'a [u8],
+}
+
+/// The class of slot bytes `b` in CPU `cpu`'s area, given the checksum its
+/// first 60 bytes have: what `Trail::slot_at` decides.
+fn class_of(b: &[u8; RECORD_SIZE], cpu: u32, csum: u32) -> u8 {
+    let word = |o: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[o..o + 8]);
+        u64::from_le_bytes(w)
+    };
+    if word(0) == 0 {
+        let mut any = 0;
+        for o in (8..RECORD_SIZE).step_by(8) {
+            any |= word(o);
+        }
+        return if any == 0 { CLASS_EMPTY } else { CLASS_TORN };
+    }
+    let stored = u32::from_le_bytes([b[60], b[61], b[62], b[63]]);
+    let rcpu = u32::from_le_bytes([b[32], b[33], b[34], b[35]]);
+    if stored != csum || rcpu != cpu || Kind::from_u8(b[36]).is_none() {
+        CLASS_INVALID
+    } else {
+        CLASS_VALID
+    }
 }
 
 impl<'a> Trail<'a> {
@@ -871,7 +979,65 @@ impl<'a> Trail<'a> {
         if !geometry_ok {
             return Err(HeaderError::BadGeometry);
         }
-        Ok(Self { header, bytes })
+        Ok(Self { header, bytes, classes: &[] })
+    }
+
+    /// Slots the header describes: every CPU's sample slots and ring.
+    pub fn slot_count(&self) -> usize {
+        let h = &self.header;
+        h.nr_cpus as usize * (h.samples_per_cpu as usize + h.ring_records as usize)
+    }
+
+    /// Classifies every slot into `out` (one `CLASS_*` byte per slot, in
+    /// region order: samples, then rings; at most `slot_count()`), with
+    /// four checksums computed at a time. The same answer as
+    /// `sample_slot`/`ring_slot` give slot by slot.
+    pub fn classify(&self, out: &mut [u8]) {
+        let h = &self.header;
+        let base = h.header_size as usize;
+        let (spc, ring) = (h.samples_per_cpu as usize, h.ring_records as usize);
+        let n = self.slot_count().min(out.len());
+        let mut i = 0;
+        while i < n {
+            // This slot's CPU, and where that CPU's area ends.
+            let (cpu, end) = if i < h.nr_cpus as usize * spc {
+                (i / spc, (i / spc + 1) * spc)
+            } else {
+                let j = i - h.nr_cpus as usize * spc;
+                (j / ring, i - j % ring + ring)
+            };
+            let end = end.min(n);
+            let rec = |k: usize| {
+                self.bytes
+                    .get(base + k * RECORD_SIZE..)
+                    .and_then(|b| b.first_chunk::<RECORD_SIZE>())
+            };
+            while i + 4 <= end {
+                let (Some(a), Some(b), Some(c), Some(d)) = (rec(i), rec(i + 1), rec(i + 2), rec(i + 3))
+                else {
+                    break;
+                };
+                let sums = record_checksums([a, b, c, d]);
+                for (k, r) in [a, b, c, d].into_iter().enumerate() {
+                    out[i + k] = class_of(r, cpu as u32, sums[k]);
+                }
+                i += 4;
+            }
+            while i < end {
+                out[i] = match rec(i) {
+                    Some(r) => class_of(r, cpu as u32, record_checksums([r])[0]),
+                    None => CLASS_MISSING,
+                };
+                i += 1;
+            }
+        }
+    }
+
+    /// This trail, taking slot classes from `classes` (filled by
+    /// `classify` from the same bytes) instead of checking each slot
+    /// again when it is read.
+    pub fn with_classes(self, classes: &'a [u8]) -> Self {
+        Self { classes, ..self }
     }
 
     /// Point `i` of the table, if in use.
@@ -896,6 +1062,15 @@ impl<'a> Trail<'a> {
         let Some(b) = self.bytes.get(off..).and_then(|b| b.first_chunk::<RECORD_SIZE>()) else {
             return Slot::Missing;
         };
+        if let Some(&c) = self.classes.get((off - self.header.header_size as usize) / RECORD_SIZE) {
+            return match c {
+                CLASS_VALID => Slot::Valid(Record::from_bytes(b)),
+                CLASS_EMPTY => Slot::Empty,
+                CLASS_TORN => Slot::Torn,
+                CLASS_INVALID => Slot::Invalid,
+                _ => Slot::Missing,
+            };
+        }
         let r = Record::from_bytes(b);
         if r.seq == 0 {
             return if b.iter().all(|&x| x == 0) { Slot::Empty } else { Slot::Torn };
@@ -965,6 +1140,134 @@ pub fn is_breadcrumb(r: &Record) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time FNV-1a definition.
+    fn fnv_bytewise(bytes: &[u8]) -> u32 {
+        let mut h = FNV_OFFSET;
+        for &b in bytes {
+            h ^= b as u32;
+            h = h.wrapping_mul(FNV_PRIME);
+        }
+        nonzero(h)
+    }
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 >> 11
+        }
+    }
+
+    #[test]
+    fn checksums_match_the_bytewise_definition() {
+        let mut rng = Lcg(7);
+        let mut buf = [0u8; 300];
+        for len in 0..buf.len() {
+            for b in buf.iter_mut() {
+                *b = rng.next() as u8;
+            }
+            assert_eq!(checksum(&buf[..len]), fnv_bytewise(&buf[..len]), "length {len}");
+        }
+        let mut recs = [[0u8; RECORD_SIZE]; 4];
+        for _ in 0..100 {
+            for r in recs.iter_mut() {
+                for b in r.iter_mut() {
+                    *b = rng.next() as u8;
+                }
+            }
+            let sums = record_checksums([&recs[0], &recs[1], &recs[2], &recs[3]]);
+            for (r, s) in recs.iter().zip(sums) {
+                assert_eq!(s, fnv_bytewise(&r[..RECORD_SIZE - 4]));
+                assert_eq!(s, Record::from_bytes(r).compute_csum());
+            }
+        }
+    }
+
+    #[test]
+    fn classify_matches_slot_by_slot() {
+        let (cpus, ring) = (3u32, 17u32);
+        let mut area = HeaderArea::zeroed();
+        let h = &mut area.header;
+        h.magic = MAGIC;
+        h.version = VERSION;
+        h.header_size = HEADER_SIZE as u32;
+        h.record_size = RECORD_SIZE as u32;
+        h.nr_cpus = cpus;
+        h.ring_records = ring;
+        h.samples_per_cpu = SAMPLES_PER_CPU as u32;
+        h.region_size = (HEADER_SIZE + (cpus * (ring + SAMPLES_PER_CPU as u32)) as usize * RECORD_SIZE) as u64;
+        area.seal();
+        let mut rng = Lcg(11);
+        let mut img = area.as_bytes().to_vec();
+        let slots = (cpus * (ring + SAMPLES_PER_CPU as u32)) as usize;
+        for i in 0..slots {
+            let cpu = if i < (cpus as usize) * SAMPLES_PER_CPU {
+                i / SAMPLES_PER_CPU
+            } else {
+                (i - cpus as usize * SAMPLES_PER_CPU) / ring as usize
+            } as u32;
+            let mut r = Record {
+                seq: 1 + rng.next() % 1000,
+                pc: rng.next(),
+                cpu,
+                kind: 1 + (rng.next() % 16) as u8,
+                ..Record::default()
+            };
+            r.csum = r.compute_csum();
+            let mut b = *r.as_bytes();
+            match rng.next() % 7 {
+                0 => b = [0; RECORD_SIZE],
+                1 => b[..8].copy_from_slice(&[0; 8]),
+                2 => b[60] ^= 1,
+                3 => b[32] ^= 2,
+                4 => {
+                    b[36] = 99;
+                    let mut x = Record::from_bytes(&b);
+                    x.csum = x.compute_csum();
+                    b = *x.as_bytes();
+                }
+                5 => b[40 + (rng.next() % 20) as usize] ^= 0x10,
+                _ => {}
+            }
+            img.extend_from_slice(&b);
+        }
+        for cut in [img.len(), img.len() - 100, HEADER_SIZE + 7 * RECORD_SIZE + 5, HEADER_SIZE] {
+            let bytes = &img[..cut];
+            let t = Trail::parse(bytes).expect("parses");
+            let mut classes = [0xffu8; 200];
+            let n = t.slot_count();
+            t.classify(&mut classes[..n]);
+            let tc = Trail::parse(bytes).expect("parses").with_classes(&classes[..n]);
+            let mut i = 0;
+            let mut seen = [0usize; 5];
+            for (area, per) in [(0, SAMPLES_PER_CPU as u32), (1, ring)] {
+                for cpu in 0..cpus {
+                    for k in 0..per {
+                        let (a, b) = if area == 0 {
+                            (t.sample_slot(cpu, k), tc.sample_slot(cpu, k))
+                        } else {
+                            (t.ring_slot(cpu, k), tc.ring_slot(cpu, k))
+                        };
+                        assert_eq!(a, b, "slot {i} (cut {cut})");
+                        let want = match a {
+                            Slot::Missing => CLASS_MISSING,
+                            Slot::Empty => CLASS_EMPTY,
+                            Slot::Valid(_) => CLASS_VALID,
+                            Slot::Torn => CLASS_TORN,
+                            Slot::Invalid => CLASS_INVALID,
+                        };
+                        assert_eq!(classes[i], want, "slot {i} (cut {cut})");
+                        seen[want as usize] += 1;
+                        i += 1;
+                    }
+                }
+            }
+            if cut == img.len() {
+                assert!(seen[1..].iter().all(|&n| n > 0), "every class made: {seen:?}");
+            }
+        }
+    }
 
     #[test]
     fn header_checksum_by_matches_whole_area() {

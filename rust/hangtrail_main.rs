@@ -8,7 +8,10 @@
 //!   kernel reached" first (no allocation before it), then copy its used
 //!   part out as `previous` (best effort); record nothing;
 //! - otherwise: keep any trail found (`previous`, and one dmesg line saying
-//!   where it stopped), start a fresh one, and probe the plan's points.
+//!   where it stopped); if it is a crashed boot's that nobody released,
+//!   hold it (the overwrite guard, `guard.rs`: record nothing, probe
+//!   nothing) unless `overwrite=1`; else start a fresh trail and probe the
+//!   plan's points.
 //!
 //! See Documentation/hangtrail.rst.
 
@@ -19,12 +22,14 @@ mod debugfs;
 // Shared with the decoder, which uses all of it.
 #[allow(dead_code, unreachable_pub)]
 mod format;
+mod guard;
 mod knobs;
 mod params;
 mod phase;
 mod plan;
 mod probes;
 mod region;
+mod reserve;
 mod softlockup;
 mod stop;
 // Shared with the decoder (the one verdict implementation).
@@ -68,15 +73,16 @@ struct HangTrail {
     // trail (probes unregistered in `Drop for HangTrail`), then `previous`.
     dir: Option<debugfs::Dir>,
     live: Option<KVBox<Live>>,
-    // In a crash kernel: the region stays claimed and mapped while loaded.
-    _claimed: Option<Region>,
+    // In a crash kernel, or holding a crashed boot's trail: the region
+    // stays claimed and mapped while loaded (boxed: `release` points at it).
+    _claimed: Option<KBox<Region>>,
     previous: Option<Previous>,
+    // The live trail started: unload marks it ended (`HDR_ENDED`).
+    started: bool,
 }
 
 impl kernel::Module for HangTrail {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let phys = params::mem_address.get() as u64;
-        let size = params::mem_size.get();
         let Some(mem_type) = MemType::from_param(params::mem_type.get()) else {
             pr_err!("mem_type must be 0 (write-combine), 1 (uncached) or 2 (cached)\n");
             return Err(EINVAL);
@@ -104,15 +110,25 @@ impl kernel::Module for HangTrail {
         for long in plan::too_long(params::probes.as_bytes()) {
             warn_too_long("probes", long);
         }
-        let region = Region::claim(phys, size, mem_type)?;
         // SAFETY: no preconditions.
-        if unsafe { bindings::hangtrail_is_kdump_kernel() } {
+        let in_crash_kernel = unsafe { bindings::hangtrail_is_kdump_kernel() };
+        let found = reserve::find(in_crash_kernel)?;
+        let region = reserve::open(&found, mem_type)?;
+        let (phys, size) = (found.phys, found.size);
+        if found.source != reserve::Source::Address {
+            // The address a crash kernel (which cannot look the region up:
+            // its own reserve_mem= would be another one) must be given.
+            pr_info!("region {:#x}+{:#x} from {}: a crash kernel needs mem_address={:#x} mem_size={:#x}\n",
+                phys, size, found.source.describe(), phys, size);
+        }
+        if in_crash_kernel {
             // Marked before anything that can fail: a crash kernel short of
             // memory still says it was reached.
             let found = mark_reached(&region);
             let previous = found.and_then(|len| keep_copy(&region, len));
-            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false)?;
-            return Ok(Self { dir: Some(dir), live: None, _claimed: Some(region), previous });
+            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, false, &region)?;
+            let claimed = Some(KBox::new(region, GFP_KERNEL)?);
+            return Ok(Self { dir: Some(dir), live: None, _claimed: claimed, previous, started: false });
         }
         let nr_cpus = nr_cpus();
         let Some(ring_records) = format::ring_records_for(size as u64, nr_cpus) else {
@@ -120,15 +136,25 @@ impl kernel::Module for HangTrail {
             return Err(EINVAL);
         };
 
-        let previous = keep_previous(&region)?;
+        let found = guard::region_header(&region);
+        let previous = match found {
+            Some(h) => Some(keep_previous(&region, &h)?),
+            None => None,
+        };
+        if let Some(h) = found.filter(guard::must_hold) {
+            if !params::overwrite.get() {
+                return hold(region, phys, &h, previous);
+            }
+            pr_warn!("overwrite=1: recording over a crashed boot's trail nobody released (its copy stays in previous until unload)\n");
+        }
 
         let header = new_header(phys, size, nr_cpus, ring_records);
-        let mut this = Self { dir: None, live: None, _claimed: None, previous };
+        let mut this = Self { dir: None, live: None, _claimed: None, previous, started: false };
         let live = this.live.insert(Live::new(region, header, params::printk.get())?);
         live.publish();
         let previous = this.previous.as_ref().map(Previous::bytes);
         let started = start(live, users, stall)
-            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true)?)));
+            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true, false, live.writer.region())?)));
         let registered = match started {
             Ok((n, dir)) => {
                 this.dir = Some(dir);
@@ -144,12 +170,27 @@ impl kernel::Module for HangTrail {
                 return Err(e);
             }
         };
+        guard::watch_reboot();
+        this.started = true;
         pr_info!(
             "recording to {:#x}+{:#x} ({} CPUs x {} records), {} of {} points probed\n",
             phys, size, nr_cpus, ring_records, registered, live.nr
         );
         Ok(this)
     }
+}
+
+/// The overwrite guard: keeps the region claimed with the crashed boot's
+/// trail in it untouched, `previous` and `release` in debugfs, no probes.
+fn hold(region: Region, phys: u64, h: &Header, previous: Option<Previous>) -> Result<HangTrail> {
+    let region = KBox::new(region, GFP_KERNEL)?;
+    let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, true, &region)?;
+    guard::hold(&region);
+    pr_warn!(
+        "holding the trail of a boot that did not end in order (crash, hang, reset) at {:#x}+{:#x}, not recording: save /sys/kernel/debug/hangtrail/previous, then `echo release > /sys/kernel/debug/hangtrail/release` and reload (or load with overwrite=1)\n",
+        phys, h.used_size()
+    );
+    Ok(HangTrail { dir: Some(dir), live: None, _claimed: Some(region), previous, started: false })
 }
 
 /// Probes the plan, completes the header and writes the start record.
@@ -176,8 +217,15 @@ fn start<'a>(
 impl Drop for HangTrail {
     fn drop(&mut self) {
         self.dir = None;
+        guard::unhold();
         if let Some(live) = self.live.as_mut() {
+            if self.started {
+                guard::unwatch_reboot();
+            }
             live.stop();
+            if self.started {
+                guard::set_flags(live.writer.region(), format::HDR_ENDED);
+            }
         }
     }
 }
@@ -250,75 +298,58 @@ fn write_points(live: &mut Live) -> Result {
     Ok(())
 }
 
-/// Copies out a valid trail found in the region (its used part) and says
-/// where it stopped.
-fn keep_previous(region: &Region) -> Result<Option<Previous>> {
-    let Some(len) = trail_len(region) else { return Ok(None) };
-    let copy = Previous::copy(region, len)?;
+/// Copies out the valid trail found in the region (its used part) and says
+/// in dmesg where it stopped, and what is unusual about it.
+fn keep_previous(region: &Region, h: &Header) -> Result<Previous> {
+    let copy = Previous::copy(region, h.used_size())?;
     if let Ok(t) = Trail::parse(copy.bytes()) {
         summarize(&t);
+        describe(&t);
     }
-    Ok(Some(copy))
+    Ok(copy)
 }
 
-/// The header of the trail in the region if it checks out (magic, version,
-/// checksum, geometry), read without copying the header area.
-fn region_header(region: &Region) -> Option<Header> {
-    let mut fixed = [0u8; format::HEADER_FIXED];
-    region.copy_out(0, &mut fixed);
-    let mut first = [0u8; format::V1_HEADER_SIZE];
-    first[..format::HEADER_FIXED].copy_from_slice(&fixed);
-    let h = Header::from_bytes(&first);
-    let size = match h.version {
-        _ if h.magic != format::MAGIC => return None,
-        1 => format::V1_HEADER_SIZE,
-        format::VERSION => format::HEADER_SIZE,
-        v => {
-            pr_warn!("region holds a trail of unknown format version {}\n", v);
-            return None;
-        }
+/// One dmesg line for each thing about a found trail that its reader must
+/// know: an older format, another kernel release, damaged records.
+fn describe(t: &Trail<'_>) {
+    let h = &t.header;
+    if h.version != format::VERSION {
+        pr_info!("previous trail is format version {} (an older hangtrail.ko); kept as written\n", h.version);
+    }
+    // SAFETY: as in `new_header`.
+    let release = unsafe { &(*core::ptr::addr_of!(bindings::init_uts_ns)).name.release };
+    let ours = format::cstr(release);
+    let theirs = format::cstr(&h.release);
+    if theirs != ours {
+        pr_info!("previous trail was written by kernel {} (this is {}): decode it with that kernel's symbols\n",
+            show(theirs), show(ours));
+    }
+    let (mut damaged, mut torn, mut valid) = (0u64, 0u64, 0u64);
+    let mut count = |slot| match slot {
+        format::Slot::Invalid => damaged += 1,
+        format::Slot::Torn => torn += 1,
+        format::Slot::Valid(_) => valid += 1,
+        _ => {}
     };
-    let sum = format::header_checksum_by(size, |off, buf| region.copy_out(off, buf));
-    let geometry_ok = h.header_size as usize == size
-        && h.record_size as usize == format::RECORD_SIZE
-        && h.samples_per_cpu as usize == format::SAMPLES_PER_CPU
-        && h.ring_records as usize >= format::MIN_RING_RECORDS
-        && size <= region.size()
-        && h.used_size() <= region.size()
-        && format::ring_records_for_header(size, h.region_size, h.nr_cpus).is_some_and(|n| n >= h.ring_records);
-    if sum != h.csum || !geometry_ok {
-        pr_warn!("region holds no usable trail: {}\n",
-            if sum != h.csum { "header checksum mismatch" } else { "header sizes are inconsistent" });
-        return None;
+    for cpu in 0..h.nr_cpus {
+        for i in 0..h.ring_records {
+            count(t.ring_slot(cpu, i));
+        }
+        for i in 0..h.samples_per_cpu {
+            count(t.sample_slot(cpu, i));
+        }
     }
-    Some(h)
-}
-
-/// Bytes of the trail in the region (its used part), if one checks out.
-fn trail_len(region: &Region) -> Option<usize> {
-    region_header(region).map(|h| h.used_size())
+    if damaged > 0 {
+        pr_warn!("previous trail: {} records damaged (checksum or CPU mismatch), {} torn, {} intact\n",
+            damaged, torn, valid);
+    }
 }
 
 /// In a crash kernel: marks the trail in the region "crash kernel reached"
-/// in place, resealing its header area (of the trail's own version's size)
-/// without allocating. Returns the trail's used size.
+/// in place, resealing its header area without allocating. Returns the
+/// trail's used size.
 fn mark_reached(region: &Region) -> Option<usize> {
-    let mut h = region_header(region)?;
-    h.flags |= format::HDR_CRASH_KERNEL_REACHED;
-    h.csum = 0;
-    let size = h.header_size as usize;
-    let fixed = *h.as_bytes();
-    h.csum = format::header_checksum_by(size, |off, buf| {
-        region.copy_out(off, buf);
-        for (i, b) in buf.iter_mut().enumerate() {
-            if let Some(&v) = fixed.get(off + i) {
-                *b = v;
-            }
-        }
-    });
-    region.copy_in(0, h.as_bytes());
-    region.barrier();
-    Some(h.used_size())
+    guard::set_flags(region, format::HDR_CRASH_KERNEL_REACHED).map(|h| h.used_size())
 }
 
 /// Best effort: a copy of the trail for `previous` (the mark stays if this

@@ -59,3 +59,17 @@ bool hangtrail_in_nmi(void) { return in_nmi(); }
 unsigned long hangtrail_strip_pac(unsigned long addr) { return ptrauth_strip_kernel_insn_pac(addr); }
 bool hangtrail_uses_irq_prio_masking(void) { return system_uses_irq_prio_masking(); }
 #endif
+
+/* Where the region is (reserve.rs). */
+#include <linux/mm.h>
+#include <linux/of.h>
+#include <linux/of_reserved_mem.h>
+struct page *hangtrail_pfn_to_page(unsigned long pfn) { return pfn_to_page(pfn); }
+bool hangtrail_pfn_valid(unsigned long pfn) { return pfn_valid(pfn); }
+pgprot_t hangtrail_pgprot_kernel(void) { return PAGE_KERNEL; }
+pgprot_t hangtrail_pgprot_writecombine(void) { return pgprot_writecombine(PAGE_KERNEL); }
+pgprot_t hangtrail_pgprot_noncached(void) { return pgprot_noncached(PAGE_KERNEL); }
+struct device_node *hangtrail_of_find_compatible(const char *compat) { return of_find_compatible_node(NULL, NULL, compat); }
+void hangtrail_of_node_put(struct device_node *np) { of_node_put(np); }
+const char *hangtrail_of_node_name(struct device_node *np) { return of_node_full_name(np); }
+struct reserved_mem *hangtrail_of_reserved_mem_lookup(struct device_node *np) { return of_reserved_mem_lookup(np); }

@@ -117,14 +117,18 @@ macro_rules! module_param {
 }
 
 module_param!(mem_address: usize = 0, param_ops_ulong, "ulong",
-    "Physical address of the reserved region (required)");
+    "Physical address of the reserved region (or mem_name, or a DT node)");
 module_param!(mem_size: usize = 0, param_ops_ulong, "ulong",
-    "Size of the reserved region in bytes (required)");
+    "Size of the reserved region in bytes (with mem_address)");
+module_param!(mem_name: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
+    "Name of a reserve_mem=SIZE:ALIGN:NAME region (instead of mem_address and mem_size)");
 module_param!(mem_type: u32 = 0, param_ops_uint, "uint",
     "Mapping: 0 = write-combine (default), 1 = uncached, 2 = cached");
 module_param!(probes: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
     "Extra points: comma-separated symbol or symbol+offset (decimal or 0x hex)");
 module_param!(printk: bool = false, param_ops_bool, "bool",
     "Also printk each breadcrumb (off: printk can be what hangs)");
+module_param!(overwrite: bool = false, param_ops_bool, "bool",
+    "Record over a crashed boot's trail found at load even if nobody released it (default: keep it, record nothing)");
 module_param!(inject_stall: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
     "TEST AID: symbol[+offset]; after recording it, spin forever with IRQs masked");

@@ -45,12 +45,41 @@ impl MemType {
     }
 }
 
+/// The page size the region's address and size are multiples of.
+const PAGE: usize = 4096;
+
+/// What every region must be, however it was found: checked before it is
+/// mapped.
+fn check(phys: u64, size: usize, mem_type: MemType) -> Result {
+    // SAFETY: no preconditions.
+    if mem_type == MemType::Cached && !unsafe { bindings::hangtrail_can_clean_cache() } {
+        pr_err!(
+            "mem_type=2 (cached) needs a kernel with CONFIG_ARCH_HAS_PMEM_API (arm64: CONFIG_ARM64_PMEM) to clean records to memory\n"
+        );
+        return Err(EINVAL);
+    }
+    if size == 0 || phys == 0 {
+        pr_err!("mem_address and mem_size are required\n");
+        return Err(EINVAL);
+    }
+    if phys % PAGE as u64 != 0 || size % PAGE != 0 {
+        pr_err!("mem_address and mem_size must be page-aligned\n");
+        return Err(EINVAL);
+    }
+    if phys.checked_add(size as u64).is_none() {
+        pr_err!("mem_address + mem_size overflows\n");
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
 /// The claimed and mapped region.
 pub(crate) struct Region {
     base: *mut u8,
     size: usize,
     phys: u64,
     mem_type: MemType,
+    /// The `/proc/iomem` claim; null for reserved System RAM (vmapped).
     res: *mut bindings::resource,
 }
 
@@ -66,25 +95,7 @@ impl Region {
     /// already claimed, and a cached mapping on a kernel that cannot clean
     /// it to memory; nothing is written here.
     pub(crate) fn claim(phys: u64, size: usize, mem_type: MemType) -> Result<Self> {
-        // SAFETY: no preconditions.
-        if mem_type == MemType::Cached && !unsafe { bindings::hangtrail_can_clean_cache() } {
-            pr_err!(
-                "mem_type=2 (cached) needs a kernel with CONFIG_ARCH_HAS_PMEM_API (arm64: CONFIG_ARM64_PMEM) to clean records to memory\n"
-            );
-            return Err(EINVAL);
-        }
-        if size == 0 || phys == 0 {
-            pr_err!("mem_address and mem_size are required\n");
-            return Err(EINVAL);
-        }
-        if phys % 4096 != 0 || size % 4096 != 0 {
-            pr_err!("mem_address and mem_size must be page-aligned\n");
-            return Err(EINVAL);
-        }
-        if phys.checked_add(size as u64).is_none() {
-            pr_err!("mem_address + mem_size overflows\n");
-            return Err(EINVAL);
-        }
+        check(phys, size, mem_type)?;
         // SAFETY: a read-only walk of the resource tree.
         let overlap = unsafe {
             bindings::region_intersects(
@@ -96,7 +107,7 @@ impl Region {
         };
         if overlap != bindings::REGION_DISJOINT as i32 {
             pr_err!(
-                "region {:#x}+{:#x} overlaps System RAM: reserve it first (memmap=, mem=, reserved-memory)\n",
+                "region {:#x}+{:#x} overlaps System RAM: reserve it first (memmap=, reserve_mem= with mem_name=, reserved-memory)\n",
                 phys,
                 size
             );
@@ -140,6 +151,65 @@ impl Region {
             return Err(ENOMEM);
         }
         Ok(Self { base: base.cast(), size, phys, mem_type, res })
+    }
+
+    /// Maps `[phys, phys + size)`, System RAM that the kernel reserved at
+    /// boot for this use (`reserve_mem=`, a reserved-memory node without
+    /// `no-map`): the way ramoops maps such memory, a `vmap` of its pages
+    /// with the `mem_type` protection (`ioremap` refuses RAM). There is no
+    /// `/proc/iomem` claim: the RAM's resource is busy; the reservation is
+    /// the claim. The caller vouches for the reservation; this checks only
+    /// that every page is RAM with a `struct page`. Nothing is written here.
+    pub(crate) fn map_reserved_ram(phys: u64, size: usize, mem_type: MemType) -> Result<Self> {
+        check(phys, size, mem_type)?;
+        // SAFETY: a read-only walk of the resource tree.
+        let ram = unsafe {
+            bindings::region_intersects(
+                phys,
+                size,
+                bindings::IORESOURCE_SYSTEM_RAM as _,
+                bindings::IORES_DESC_NONE as _,
+            )
+        };
+        let first = phys / PAGE as u64;
+        let count = size / PAGE;
+        let valid = (first..first + count as u64).all(|pfn| {
+            // SAFETY: `pfn_valid` has no preconditions.
+            unsafe { bindings::hangtrail_pfn_valid(pfn as _) }
+        });
+        if ram != bindings::REGION_INTERSECTS as i32 || !valid {
+            pr_err!("reserved region {:#x}+{:#x} is not wholly System RAM\n", phys, size);
+            return Err(EINVAL);
+        }
+        let mut pages = KVVec::with_capacity(count, GFP_KERNEL)?;
+        for pfn in first..first + count as u64 {
+            // SAFETY: `pfn` is valid (checked above).
+            pages.push(unsafe { bindings::hangtrail_pfn_to_page(pfn as _) }, GFP_KERNEL)?;
+        }
+        // SAFETY: no preconditions.
+        let prot = unsafe {
+            match mem_type {
+                MemType::WriteCombine => bindings::hangtrail_pgprot_writecombine(),
+                MemType::Uncached => bindings::hangtrail_pgprot_noncached(),
+                MemType::Cached => bindings::hangtrail_pgprot_kernel(),
+            }
+        };
+        let Ok(n) = u32::try_from(count) else { return Err(EINVAL) };
+        // SAFETY: `pages` holds `n` pages of RAM reserved for this use;
+        // VM_IOREMAP keeps /proc/kcore readers off the mapping, as ramoops.
+        let base = unsafe {
+            bindings::vmap(pages.as_mut_ptr(), n, (bindings::VM_MAP | bindings::VM_IOREMAP) as _, prot)
+        };
+        if base.is_null() {
+            pr_err!("cannot map region {:#x}+{:#x}\n", phys, size);
+            return Err(ENOMEM);
+        }
+        Ok(Self { base: base.cast(), size, phys, mem_type, res: core::ptr::null_mut() })
+    }
+
+    /// Physical address.
+    pub(crate) fn phys(&self) -> u64 {
+        self.phys
     }
 
     /// Size in bytes.
@@ -232,16 +302,20 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        // SAFETY: `base` was returned by the matching map call in `claim` and
-        // nothing uses it any more (probes are unregistered first: see
-        // `Trail`'s field order); the resource is the one claimed there.
+        // SAFETY: `base` was returned by the matching map call in `claim` or
+        // `map_reserved_ram` and nothing uses it any more (probes are
+        // unregistered first: see `Trail`'s field order); the resource is
+        // the one claimed there.
         unsafe {
+            if self.res.is_null() {
+                bindings::vunmap(self.base.cast());
+                return;
+            }
             if self.mem_type == MemType::Uncached {
                 bindings::hangtrail_iounmap(self.base.cast());
             } else {
                 bindings::memunmap(self.base.cast());
             }
-            let _ = self.res;
             bindings::__release_region(
                 core::ptr::addr_of_mut!(bindings::iomem_resource),
                 self.phys,

@@ -138,6 +138,9 @@ class Scenario:
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
     # Extra files in the guest's root: name -> function(build) -> bytes.
     files: dict = dataclasses.field(default_factory=dict)
+    # Host binaries copied into the guest's /bin with the libraries ldd
+    # names (x86_64 guests: the host's userspace).
+    bins: tuple = ()
     script: str = ""  # selftests/scenarios/SCRIPT.sh; "" = the scenario's name
     # Guest kernels (ARCHES keys) the scenario runs on by default.
     arches: tuple = ("x86_64", "arm64")
@@ -150,6 +153,11 @@ class Scenario:
     # makes, systemd as init; "hangtrail" = with hangtrail installed by
     # `make install`, "plain" = without.
     debian: str = ""
+    # Extra QEMU args computed from the run: function(build, cmd, out) -> list
+    # (cmd: the QEMU command so far; out: the run's output dir).
+    qemu_fn: object = None
+    # Kernel args reserving the region and control page, if not the Arch's.
+    reserve: str = None
 
 
 # The point table's size, from its one definition (format.rs).
@@ -157,6 +165,16 @@ MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);",
                            (TOP / "rust" / "format.rs").read_text()).group(1))
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
+# The reserve_mem= name the reserve-mem scenarios give the region.
+RESERVE_NAME = "hangtrail"
+# A second reserve_mem= region, not whole pages (64-byte aligned): refused.
+RESERVE_ODD = "reserve_mem=65600:64:htodd"
+# dt-reserved's region: System RAM below mem=768M, clear of the kernel
+# (0x40200000), the initrd (0x48000000) and crashkernel= (the top 256M).
+DT_ADDR = 0x58000000
+DT_NODE = (f"hangtrail@{DT_ADDR:x} {{ compatible = \"hangtrail\"; "
+           f"reg = <0x0 {DT_ADDR:#x} 0x0 0x100000>; }};")
+DT_NODE_NO_REG = 'hangtrail { compatible = "hangtrail"; };'
 
 SCENARIOS = {
     "smoke": Scenario(),
@@ -167,6 +185,13 @@ SCENARIOS = {
                       conf={"HT_STORM_SECONDS": 6, "HT_STORM_SIZE": "0x10000"}),
     "random-reset": Scenario(cpus=2, timeout=300,
                              conf={"HT_RESETS": 3, "HT_STORM_SIZE": "0x10000"}),
+    # Four boots: a hang, then loads that hold its trail until released;
+    # overwrite=1; an orderly reboot's trail, not held.
+    "overwrite-guard": Scenario(timeout=300),
+    # A region holding what a load must not trust blindly, one case per load.
+    "wrong-region": Scenario(timeout=300, files={"wrong.words": lambda b: wrong_region_words(b)}),
+    # 100 loads and unloads while the other CPU hits points without pause.
+    "load-unload": Scenario(timeout=600, conf={"HT_LOADS": 100, "HT_STORM_SIZE": "0x10000"}),
     "module": Scenario(
         timeout=240,
         # The too-many-points case: this many probes= points + the plan's.
@@ -195,6 +220,11 @@ SCENARIOS = {
     # the NMI and ran crash_save_cpu.
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", script="stall-reset",
                                 arches=("x86_64",)),
+    # shootdown-stall, then `hangtrail save` after the warm reset as
+    # hangtrail-save.service runs it, socat standing in for journald's
+    # socket (x86_64: the guest runs the host-built decoder).
+    "save-reset": Scenario(params="inject_stall=lapic_shutdown", arches=("x86_64",),
+                           bins=("/usr/bin/socat",)),
     # The trail in the region is a fixture's, from another boot: decoded
     # with the fixture's kallsyms (the symbol check refuses the run's).
     "v1-crash-kernel": Scenario(files={"v1.words": lambda b: v1_words(b)},
@@ -209,6 +239,43 @@ SCENARIOS = {
     # stale-cpu on the pseudo-NMI kernel: the stop reaches CPU 1.
     # The stop waits 1 s of udelay for the normal IPI before the NMI retry:
     # tens of seconds under TCG on a busy host.
+    # The region from reserve_mem= by name (System RAM): the crash kernel is
+    # given its address, the first kernel finds it again after a warm reset.
+    # x86_64 keeps KASLR: the region lands right below the initrd, which the
+    # decompressor avoids; with this kernel's 21 MiB image (init_size) on
+    # 2 MiB slots, no placement clear of the initrd reaches the region
+    # (Documentation/hangtrail.rst: 12 warm resets, same address each time).
+    "reserve-mem": Scenario(append=f"reserve_mem=1M:4096:{RESERVE_NAME} {RESERVE_ODD}",
+                            conf={"HT_NAME": RESERVE_NAME, "HT_SOURCE": "name"}, timeout=360),
+    # The same with a device tree reserved-memory node (no parameter names
+    # the region), in System RAM (no no-map); its crash kernel finds the node
+    # in the device tree kexec gives it.
+    "dt-reserved": Scenario(qemu_fn=lambda b, cmd, out: dtb_with_node(b, cmd, out, DT_NODE),
+                            conf={"HT_SOURCE": "dt"}, script="reserve-mem", timeout=360,
+                            arches=("arm64",)),
+    # reserve-mem on arm64 booted the way servers boot: UEFI firmware
+    # (Debian's AAVMF) starting the kernel's EFI stub, ACPI instead of a
+    # device tree; the crash kernel too. The firmware rewrites the top of RAM
+    # on every boot (measured: 0x71f00000 up, where it loads the 75 MB
+    # initramfs and the kernel), the control page included: the harness
+    # moves it to 0x70100000, above mem=768M (the trail is in the
+    # reserve_mem= region, below).
+    "uefi-acpi": Scenario(append=f"acpi=force reserve_mem=1M:4096:{RESERVE_NAME} {RESERVE_ODD}",
+                          conf={"HT_NAME": RESERVE_NAME, "HT_SOURCE": "name",
+                                "HT_REGION_ADDR": "0x70000000",
+                                "HT_CRASH_APPEND": "console=ttyAMA0 acpi=force maxcpus=1 reset_devices"},
+                          qemu_fn=lambda b, cmd, out: uefi_firmware(b, cmd, out),
+                          script="reserve-mem", timeout=600,
+                          arches=("arm64",)),
+    # dt-reserved with the node marked no-map: out of the linear map, not
+    # System RAM: claimed (/proc/iomem) and mapped with memremap.
+    "dt-no-map": Scenario(qemu_fn=lambda b, cmd, out: dtb_with_node(
+                              b, cmd, out, DT_NODE.replace("; };", "; no-map; };")),
+                          conf={"HT_SOURCE": "dt", "HT_NOMAP": 1}, script="reserve-mem",
+                          timeout=360, arches=("arm64",)),
+    # A hangtrail node that reserves nothing (no reg): refused.
+    "dt-no-reg": Scenario(qemu_fn=lambda b, cmd, out: dtb_with_node(b, cmd, out, DT_NODE_NO_REG),
+                          arches=("arm64",), timeout=180),
     "pseudo-nmi": Scenario(append="watchdog_thresh=3", silence=120, timeout=420, script="stale-cpu",
                            arches=("arm64-pnmi",)),
     # Debian guests: systemd, kdump-tools' own service loads the crash
@@ -234,6 +301,78 @@ def v1_words(build):
     b = (TOP / V1_FIXTURE.format(arch=build.arch.arch)).read_bytes()
     lines = [f"{i} 0x{int.from_bytes(b[i:i + 8], 'little'):016x}"
              for i in range(0, len(b), 8) if any(b[i:i + 8])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# wrong-region: what the guest puts in the region before each load. A real
+# v2 trail of the arch (a golden fixture from a guest run; flags 0 or NMI
+# only: a crash's, held by a load).
+V2_FIXTURE = {"x86_64": "tools/hangtrail/tests/fixtures/guest-v2-no-kdump-x86_64/trail.bin",
+              "arm64": "tools/hangtrail/tests/fixtures/guest-v2-stall-reset-arm64/trail.bin"}
+OTHER_RELEASE = b"6.1.0-99-other-hangtrail"
+FLIPS = 4
+
+
+def fnv_header_checksum(area):
+    """format.rs `header_checksum`: FNV-1a over the header area, csum (offset
+    200) read as 0; never 0."""
+    h = 0x811C9DC5
+    for i, b in enumerate(area):
+        h = ((h ^ (0 if 200 <= i < 204 else b)) * 0x01000193) & 0xFFFFFFFF
+    return h or 1
+
+
+def reseal(img):
+    size = int.from_bytes(img[12:16], "little")
+    img[200:204] = fnv_header_checksum(img[:size]).to_bytes(4, "little")
+
+
+def valid_record_offsets(img):
+    """Offsets of the slots (samples and rings) whose seq is non-zero."""
+    hs, nr_cpus, ring = (int.from_bytes(img[o:o + 4], "little") for o in (12, 36, 40))
+    end = hs + nr_cpus * (8 + ring) * 64
+    return [o for o in range(hs, end, 64) if any(img[o:o + 8])]
+
+
+def wrong_region_cases(arch):
+    """[(name, bytes)] in the order the guest loads them: an older format
+    (v1), a trail from another kernel release, random bit flips in records of
+    a real trail (which records: `flipped` below), garbage with no magic."""
+    v1 = bytearray((TOP / V1_FIXTURE.format(arch=arch)).read_bytes())
+    v2 = bytearray((TOP / V2_FIXTURE[arch]).read_bytes())
+    other = bytearray(v2)
+    other[72:72 + 65] = OTHER_RELEASE.ljust(65, b"\0")
+    reseal(other)
+    flips, _ = flipped(arch, v2)
+    rng = random.Random(f"garbage-{arch}")
+    garbage = bytearray(rng.randbytes(4096)) + bytearray(len(v2) - 4096)
+    return [("v1", bytes(v1)), ("other-release", bytes(other)), ("flips", bytes(flips)),
+            ("garbage", bytes(garbage))]
+
+
+def flipped(arch, v2):
+    """The v2 trail with one random bit flipped in each of FLIPS records
+    (seeded: the same every run); returns it and the flipped slots' offsets."""
+    rng = random.Random(f"flips-{arch}")
+    img = bytearray(v2)
+    hit = sorted(rng.sample(valid_record_offsets(v2), FLIPS))
+    for off in hit:
+        bit = rng.randrange(64 * 8)
+        img[off + bit // 8] ^= 1 << (bit % 8)
+    return img, hit
+
+
+def wrong_region_words(build):
+    """`case offset value` lines: for each case, the 8-byte words that differ
+    from what the region holds before it (zeros, then the case before; a
+    load that holds a trail writes nothing)."""
+    lines, before = [], bytes(REGION_SIZE)
+    for name, img in wrong_region_cases(build.arch.arch):
+        img = img.ljust(REGION_SIZE, b"\0")
+        for i in range(0, REGION_SIZE, 8):
+            if img[i:i + 8] != before[i:i + 8]:
+                lines.append(f"{name} {i} 0x{int.from_bytes(img[i:i + 8], 'little'):016x}")
+        before = img
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -289,6 +428,40 @@ def user_points(build):
         stall = f"machine_kexec+{call:#x}"
     return f"probes={','.join(pts)} inject_stall={stall}"
 
+
+
+def dtb_with_node(build, cmd, out, node):
+    """QEMU args booting the guest with the board's own device tree plus a
+    /reserved-memory child `node`: the board's DTB dumped by QEMU itself
+    (-machine dumpdtb, same machine, CPUs, RAM and serial ports), edited as
+    source with dtc. QEMU still sets /chosen (command line, initrd) in it."""
+    dumped, dts, dtb = out / "board.dtb", out / "ht.dts", out / "ht.dtb"
+    q = [a for a in cmd]
+    for i, a in enumerate(q):
+        if a in ("-serial", "-monitor"):
+            q[i + 1] = "null" if a == "-serial" else "none"
+    sh(q + ["-machine", f"dumpdtb={dumped}"])
+    src = sh(["dtc", "-q", "-I", "dtb", "-O", "dts", dumped])
+    # A second root node merges into the first.
+    dts.write_text(src + "\n/ {\n\treserved-memory {\n\t\t#address-cells = <2>;\n"
+                   "\t\t#size-cells = <2>;\n\t\tranges;\n\t\t" + node + "\n\t};\n};\n")
+    sh(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", dtb, dts])
+    return ["-dtb", str(dtb)]
+
+
+AAVMF = Path("/usr/share/AAVMF")
+
+
+def uefi_firmware(build, cmd, out):
+    """QEMU args booting the arm64 guest through Debian's packaged UEFI
+    firmware (qemu-efi-aarch64: AAVMF, edk2's ArmVirtQemu): code read-only,
+    a fresh copy of the variable store per run. QEMU hands -kernel, -initrd
+    and -append to the firmware, which starts the kernel's EFI stub."""
+    if not (AAVMF / "AAVMF_CODE.fd").exists():
+        raise RunError(f"{AAVMF}/AAVMF_CODE.fd missing: run scripts/install-deps (qemu-efi-aarch64)")
+    shutil.copy2(AAVMF / "AAVMF_VARS.fd", out / "vars.fd")
+    return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={AAVMF / 'AAVMF_CODE.fd'}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={out / 'vars.fd'}"]
 
 
 def log(msg):
@@ -398,6 +571,8 @@ def initramfs(build, sc_name, conf, work):
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n"
                                          "nobody:x:65534:65534:nobody:/:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for b in SCENARIOS[sc_name].bins:
+        copy_with_libs(b, root / "bin" / Path(b).name, root)
     for name, make in SCENARIOS[sc_name].files.items():
         (root / name).write_bytes(make(build))
     with open(root / "etc" / "ht.conf", "w") as f:
@@ -595,7 +770,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     run_conf.update(conf or {})
     cmdline = " ".join(
         a
-        for a in (f"console={arch.console}", arch.boot_args, arch.reserve, "crashkernel=256M", arch.append,
+        for a in (f"console={arch.console}", arch.boot_args,
+                  arch.reserve if sc.reserve is None else sc.reserve, "crashkernel=256M", arch.append,
                   sc.append.format(ramoops=hex(arch.ramoops)),
                   sc.append_fn(arch) if sc.append_fn else "", append)
         if a
@@ -610,6 +786,8 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     if cpu_model:
         cmd += ["-cpu", cpu_model]
     cmd += sc.qemu.get(arch.arch, [])
+    if sc.qemu_fn:
+        cmd += sc.qemu_fn(build, cmd, out)
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
     log(f"{sc_name}/{arch_name}: booting ({cpus} CPUs), console: {out}/console.log")
     start = time.monotonic()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import htbench  # noqa: E402
 import htvm  # noqa: E402
 
-ERRNO = {"EINVAL": 22, "EBUSY": 16}
+ERRNO = {"EINVAL": 22, "EBUSY": 16, "ENOENT": 2}
 MAX_POINTS = htvm.MAX_POINTS
 
 
@@ -62,6 +62,8 @@ def records(d, **match):
 # Header flags (rust/format.rs).
 HDR_CRASH_KERNEL_REACHED = 1 << 0
 HDR_POST_NOTIFIERS = 1 << 2
+HDR_RELEASED = 1 << 3
+HDR_ENDED = 1 << 4
 
 
 def raw_header(path):
@@ -71,6 +73,15 @@ def raw_header(path):
     (flags,) = struct.unpack_from("<I", b, 48)
     period, timeout = struct.unpack_from("<Qi", b, 208)
     return {"flags": flags, "sample_period_ns": period, "panic_timeout": timeout}
+
+
+def changed_words(a, b):
+    """Offsets of the 4-byte words that differ between two trail files (at
+    most 8 of them), or None if their sizes differ."""
+    a, b = Path(a).read_bytes(), Path(b).read_bytes()
+    if len(a) != len(b):
+        return None
+    return sorted({i // 4 * 4 for i in range(len(a)) if a[i] != b[i]})[:8]
 
 
 def raw_payloads(path, kind):
@@ -140,7 +151,7 @@ def check_smoke(r, c):
 
 
 BAD_PARAMS = {
-    "no-params": ("EINVAL", "mem_address and mem_size are required"),
+    "no-params": ("EINVAL", "no region given: mem_address= and mem_size=, mem_name="),
     "zero-size": ("EINVAL", "mem_address and mem_size are required"),
     "unaligned": ("EINVAL", "must be page-aligned"),
     "system-ram": ("EINVAL", "overlaps System RAM"),
@@ -519,14 +530,141 @@ def check_permissions(r, c):
     # The test means something only if nobody could otherwise get in.
     c.eq(r.value("HT-NOBODY-ID"), "65534", "su nobody runs as uid 65534")
     c.eq(r.value("HT-NOBODY-CONTROL"), "public", "nobody reads a world-readable file")
-    c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes", "nobody lists the directory")
+    c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes,region", "nobody lists the directory")
     perms = {v.split()[0]: v.split(maxsplit=4)[1:] for v in r.values("HT-PERM")}
-    for name in ("previous", "current", "probes"):
+    for name in ("previous", "current", "probes", "region"):
         mode, owner, size, user = (perms.get(name, []) + ["?"] * 4)[:4]
         c.eq((mode, owner), ("400", "root"), f"{name}: mode and owner")
         c.that(size.isdigit() and int(size) > 0, f"{name}: root reads it ({size} bytes)")
         c.that(user.startswith("refused:") and "Permission denied" in user,
                f"{name}: a non-root read fails (got {user!r})")
+
+
+def check_overwrite_guard(r, c):
+    c.eq(r.boots, ["first", "again", "again", "again"],
+         "boots: hang + reset, reset while recording, orderly reboot")
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: " ".join(r.values(f"HT-DMESG-{tag}")) for tag in loads}
+    held = ("held-1", "held-2", "held-3", "after-refused")
+    for tag in held:
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "previous,release"),
+             f"load {tag}: held (no current, no probes)")
+        c.that("holding the trail of a boot that did not end in order" in dm[tag] and
+               "echo release > /sys/kernel/debug/hangtrail/release" in dm[tag],
+               f"load {tag}: one dmesg line says it holds the trail and how to release it")
+        c.that("recording to" not in dm[tag], f"load {tag}: records nothing")
+    # Byte-identical each time: nothing wrote the region.
+    md5s = {loads.get(t, {}).get("md5") for t in held} | {(r.value("HT-RELEASE") or "").split("md5=")[-1]}
+    c.eq(len(md5s), 1, f"previous is the same bytes in every held load and after release ({md5s})")
+    if "previous.bin" in r.files:
+        prev = r.files["previous.bin"].read_bytes()
+        c.eq(hashlib.md5(prev).hexdigest(), loads.get("held-1", {}).get("md5"), "previous.bin arrived whole")
+        d = r.json()
+        c.that(records(d, kind="probe", symbol="ksys_sync", cpu=1),
+               "the held trail is boot 1's: ksys_sync on CPU 1, where it stalled")
+        c.that(not d["header"]["released"] and not d["header"]["ended"], "boot 1's trail: neither flag")
+    c.that((r.value("HT-NOBODY-RELEASE") or "").startswith("refused:") and
+           "Permission denied" in r.value("HT-NOBODY-RELEASE"),
+           f"a non-root write cannot release ({r.value('HT-NOBODY-RELEASE')!r})")
+    c.eq(r.value("HT-BAD-WORD"), "refused", "a write of another word is refused")
+    c.that((r.value("HT-RELEASE") or "").startswith("rc=0"), "root releases the trail")
+    c.that("trail released" in " ".join(r.values("HT-DMESG-release")), "dmesg says released")
+    # After release: the next load records; previous is the same trail,
+    # only the released flag and the header checksum changed.
+    ld = loads.get("released", {})
+    c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), "load after release records")
+    c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
+    if "previous.bin" in r.files and "previous-released.bin" in r.files:
+        diff = changed_words(r.files["previous.bin"], r.files["previous-released.bin"])
+        c.that(diff is not None and set(diff) <= {48, 200},
+               f"released copy differs only in flags (48) and checksum (200): {diff}")
+        c.that(raw_header(r.files["previous-released.bin"])["flags"] & HDR_RELEASED,
+               "the released flag is set in the region")
+        c.that(r.decode("previous-released.bin")["header"]["released"], "the decoder shows released")
+    # Defeats: overwrite=1 records over a held trail; an orderly reboot's
+    # trail and an unloaded one are not held.
+    for tag, why in (("overwrite", "overwrite=1"), ("clean", "after an orderly reboot"),
+                     ("unloaded", "after rmmod")):
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), f"load {why} records")
+        c.that("holding the trail" not in dm.get(tag, "") and "recording to" in dm.get(tag, ""),
+               f"load {why}: not held")
+    c.that("overwrite=1: recording over" in dm.get("overwrite", ""), "overwrite=1 says what it overwrites")
+    # Later boots' trails: other kallsyms (KASLR), so the flags from the bytes.
+    flags = {n: raw_header(r.files[n])["flags"] for n in
+             ("previous-overwritten.bin", "previous-clean.bin", "previous-unloaded.bin") if n in r.files}
+    c.eq(len(flags), 3, "the later boots' previous files arrived")
+    c.that(not flags.get("previous-overwritten.bin", 0) & (HDR_RELEASED | HDR_ENDED),
+           "the trail overwrite=1 replaced had neither flag (it was held)")
+    c.that(flags.get("previous-clean.bin", 0) & HDR_ENDED, "an orderly reboot marks the trail ended")
+    c.that(flags.get("previous-unloaded.bin", 0) & HDR_ENDED, "rmmod marks the trail ended")
+    c.eq(set(r.values("HT-OOPS")), {"0"}, "no oops or warning in any boot")
+
+
+def decode_raw(path):
+    """The decoder's JSON of a trail file, without symbols."""
+    return json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", path]))
+
+
+def check_wrong_region(r, c):
+    cases = dict(htvm.wrong_region_cases(htvm.ARCHES[r.arch].arch))
+    loads = {}
+    for v in r.values("HT-LOAD"):
+        tag, *kv = v.split()
+        loads[tag] = dict(x.split("=", 1) for x in kv)
+    dm = {tag: r.values(f"HT-DMESG-{tag}") for tag in cases}
+    c.eq(r.values("HT-OOPS"), ["0"] * len(cases), "no oops or warning after any load and rmmod")
+
+    def one(tag, text):
+        n = sum(text in ln for ln in dm[tag])
+        c.eq(n, 1, f"{tag}: one dmesg line with {text!r} (lines: {dm[tag]})")
+
+    one("v1", "previous trail is format version 1")
+    one("other-release", f"previous trail was written by kernel {htvm.OTHER_RELEASE.decode()} (this is ")
+    one("flips", f"previous trail: {htvm.FLIPS} records damaged")
+    one("garbage", "region holds no trail (no hangtrail magic)")
+    # The trails that parse are a crash's: held, byte-equal in `previous`.
+    for tag in ("v1", "other-release", "flips"):
+        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,release"),
+             f"{tag}: loaded, holding the trail")
+        name = f"previous-{tag}.bin"
+        if c.that(name in r.files, f"{name} sent"):
+            got = r.files[name].read_bytes()
+            c.that(got == cases[tag], f"{tag}: previous is the region's bytes ({len(got)} of {len(cases[tag])})")
+    # Garbage: no trail to keep; the load records (over it), with no previous.
+    c.eq((loads.get("garbage", {}).get("rc"), loads.get("garbage", {}).get("files")),
+         ("0", "current,probes"), "garbage: a fresh trail, no previous")
+    # Damage confined to the records the flips hit: the decoder marks exactly
+    # those slots bad, every other record is as in the intact trail.
+    if "previous-flips.bin" in r.files:
+        v2 = (htvm.TOP / htvm.V2_FIXTURE[htvm.ARCHES[r.arch].arch]).read_bytes()
+        _, hit = htvm.flipped(htvm.ARCHES[r.arch].arch, v2)
+        intact = r.out / "intact-v2.bin"
+        intact.write_bytes(v2)
+        a, b = decode_raw(intact), decode_raw(r.files["previous-flips.bin"])
+        c.eq(b["slots"]["valid"], a["slots"]["valid"] - len(hit), "valid slots: the intact trail's minus the hit")
+        c.eq(b["slots"]["invalid"] + b["slots"]["torn"], len(hit), "bad slots: as many as hit")
+        seqs = lambda d: {x["seq"] for x in d["records"]} | {x["seq"] for x in d["samples"]}  # noqa: E731
+        c.eq(len(seqs(a) - seqs(b)), len(hit), "records lost: only the hit ones")
+        c.that(seqs(b) <= seqs(a), "no record appears that the intact trail did not have")
+
+
+def check_load_unload(r, c):
+    got = dict(x.split("=", 1) for x in (r.value("HT-LOADS") or "").split())
+    n = r.conf["HT_LOADS"]
+    c.eq(got.get("n"), str(n), "loads done")
+    c.eq(got.get("recorded"), str(n), "every load recorded (the trail rmmod ended is not held)")
+    c.eq(got.get("held"), "0", "no load held a trail")
+    c.eq(got.get("claimed"), str(n), "the region claimed in /proc/iomem while loaded")
+    c.eq(got.get("released"), str(n), "the region released in /proc/iomem after each rmmod")
+    c.eq(got.get("oops"), "0", f"no splat in dmesg: {r.values('HT-SPLAT')[:5]}")
+    c.that(int(got.get("hits", "0")) > 0, "the other CPU hit the points while loaded")
+    c.note(f"load-unload/{r.arch}: {n} loads in {got.get('seconds')} s, "
+           f"{got.get('hits')} read_zero hits seen")
 
 
 def ring_slots(path, d):
@@ -734,6 +872,83 @@ def check_shootdown_stall(r, c):
     c.eq((v["last"] or {}).get("symbol"), "lapic_shutdown", "verdict: hung after the stop, in lapic_shutdown")
 
 
+def journal_entries(data):
+    """journald's native protocol, as journald parses it: `NAME=value` lines,
+    or `NAME`, a little-endian u64 length, the value and a newline. Entries
+    sent one after another into one file are not separated: a repeated field
+    name shows as a second value."""
+    fields, i = [], 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        line = data[i:nl]
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            i = nl + 1
+        else:
+            n = int.from_bytes(data[nl + 1:nl + 9], "little")
+            k, v = line, data[nl + 9:nl + 9 + n]
+            if data[nl + 9 + n:nl + 10 + n] != b"\n":
+                raise ValueError("binary field not followed by a newline")
+            i = nl + 10 + n
+        fields.append((k.decode(), v.decode(errors="replace")))
+    return fields
+
+
+def check_save_reset(r, c):
+    check_shootdown_stall(r, c)
+    d = r.json()
+    c.eq(r.value("HT-SAVE1-RC"), "0", "hangtrail save: exit code")
+    first = " ".join(r.values("HT-SAVE1"))
+    bid = d["header"]["boot_id"]
+    c.eq(r.value("HT-SAVED"), bid, "saved under the trail's boot id")
+    want = f"hangtrail: saved /var/lib/hangtrail/{bid}: {d['verdict']['line'].removeprefix('verdict: ')}"
+    c.that(want in first, f"hangtrail save said {first!r}, want {want!r}")
+    c.eq(r.value("HT-SAVE2-RC"), "0", "second hangtrail save (--release): exit code")
+    second = " ".join(r.values("HT-SAVE2"))
+    c.that("already holds this trail; nothing to do" in second, f"second hangtrail save said {second!r}")
+    # The overwrite guard: the load after the reset held the crashed trail;
+    # save --release released it and the reload records.
+    c.eq(r.value("HT-HELD"), "yes idle", "the load after the reset holds the crashed trail, records nothing")
+    c.that("released the held trail" in second, f"save --release released it: {second!r}")
+    c.eq(r.value("HT-RELOADED"), "released recording", "after the release, the reload records")
+    files = ("saved-previous.bin", "saved-decode.json", "saved-decode.txt", "journal.bin")
+    missing = [f for f in files if f not in r.files]
+    if not c.eq(missing, [], "files sent from the guest"):
+        return
+    c.that(r.files["saved-previous.bin"].read_bytes() == r.files["previous.bin"].read_bytes(),
+           "previous.bin saved in the guest is the trail in debugfs")
+    after = r.files.get("previous-after-release.bin")
+    if c.that(after is not None, "previous after the release and reload sent"):
+        diff = changed_words(r.files["previous.bin"], after)
+        c.that(diff is not None and set(diff) <= {48, 200},
+               f"the reload's previous: the crashed trail, only flags (48) and checksum (200) changed: {diff}")
+        c.eq(raw_header(after)["flags"] & ~raw_header(r.files["previous.bin"])["flags"], HDR_RELEASED,
+             "the flag release added: HDR_RELEASED")
+    saved = json.loads(r.files["saved-decode.json"].read_text())
+    c.eq(saved["header"]["symbols"], "kallsyms", "the guest decoded with its /proc/kallsyms")
+    for k in ("state", "reason", "cpu", "line", "summary", "next_expected"):
+        c.eq(saved["verdict"][k], d["verdict"][k], f"saved decode.json verdict.{k} (host's decode)")
+    txt = r.files["saved-decode.txt"].read_text().splitlines()
+    c.eq(txt[-1] if txt else None, d["verdict"]["line"], "saved decode.txt's verdict line")
+    try:
+        entry = journal_entries(r.files["journal.bin"].read_bytes())
+    except (ValueError, IndexError) as e:
+        c.that(False, f"journal datagram does not parse: {e}")
+        return
+    got = {}
+    for k, v in entry:
+        got.setdefault(k, []).append(v)
+    c.eq(got.get("MESSAGE_ID"), ["2c74ffa988ab48559b0f0484357b5783"], "one journal entry, its MESSAGE_ID")
+    last = d["verdict"]["last"] or {}
+    for k, v in [("HANGTRAIL_VERDICT", "hung"), ("HANGTRAIL_REASON", d["verdict"]["reason"]),
+                 ("PRIORITY", "3"), ("HANGTRAIL_CPU", "0"),
+                 ("HANGTRAIL_PC", last.get("pc_hex")),
+                 ("HANGTRAIL_SYMBOL", f"{last.get('symbol')}+{last.get('offset', 0):#x}"),
+                 ("HANGTRAIL_BOOT_ID", bid), ("HANGTRAIL_DIR", f"/var/lib/hangtrail/{bid}"),
+                 ("MESSAGE", f"hangtrail: previous boot stopped: {d['verdict']['line'].removeprefix('verdict: ')}")]:
+        c.eq(got.get(k), [v], f"journal {k}")
+
+
 def check_stop_missed(r, c):
     c.eq(r.boots, ["first", "crash"], "boots: the crash kernel started")
     d = r.json()
@@ -917,12 +1132,117 @@ def check_bench_peers(r, c):
         c.eq(p.pstore, ["ksys_sync", "panic"], "pstore/ftrace records")
 
 
+def iomem_ram(lines):
+    """[(start, end)] of the System RAM ranges in /proc/iomem lines."""
+    out = []
+    for ln in lines:
+        rng, _, what = ln.strip().partition(" : ")
+        if what == "System RAM":
+            a, b = rng.split("-")
+            out.append((int(a, 16), int(b, 16)))
+    return out
+
+
+def region_param(line):
+    """(address, size) of a `mem_address=0x... mem_size=0x...` line."""
+    m = re.fullmatch(r"mem_address=(0x[0-9a-f]+) mem_size=(0x[0-9a-f]+)", (line or "").strip())
+    return (int(m.group(1), 16), int(m.group(2), 16)) if m else None
+
+
+RESERVE_BAD = {
+    "unknown-name": ("ENOENT", "no reserve_mem= region named 'nosuch'"),
+    "name-and-address": ("EINVAL", "mem_name and mem_address/mem_size are mutually exclusive"),
+    "name-and-size": ("EINVAL", "mem_name and mem_address/mem_size are mutually exclusive"),
+    "crash-mem-name": ("EINVAL", "in a crash kernel would find its own reserve_mem= region"),
+    "unaligned-name": ("EINVAL", "reserve_mem= region 'htodd' at "),
+}
+DT_BAD = {"dt-address-ram": ("EINVAL", "overlaps System RAM")}
+
+
+def check_bad_cases(r, c, table):
+    cases = {v.split()[0]: v.split(maxsplit=2)[1:] for v in r.values("HT-CASE")}
+    for name, (err, msg) in table.items():
+        rc, line = (cases.get(name, ["?", ""]) + [""])[:2]
+        c.eq(rc, str(ERRNO[err]), f"insmod {name}: exit code")
+        c.that(line.startswith("hangtrail: ") and msg in line,
+               f"insmod {name}: dmesg says {msg!r} (got {line!r})")
+
+
+def check_reserve_mem(r, c):
+    """reserve-mem, dt-reserved and uefi-acpi: a region in System RAM found
+    by name or in the device tree, across a crash kernel and a warm reset."""
+    dt = r.conf["HT_SOURCE"] == "dt"
+    nomap = str(r.conf.get("HT_NOMAP")) == "1"
+    c.eq(r.boots, ["first", "crash", "again"], "boots: crash kernel, then a warm reset")
+    check_bad_cases(r, c, {} if nomap else DT_BAD if dt else RESERVE_BAD)
+    if not dt:
+        odd = " ".join(r.values("HT-CASE"))
+        c.that("is not page-aligned: give it a size in pages and an ALIGN of 4096" in odd,
+               f"the unaligned reserve_mem= region's message: {odd!r}")
+    c.eq(r.value("HT-REGION-WORD"), r.conf["HT_PATTERN"], "refused loads left the region alone")
+    c.eq(r.value("HT-OOPS"), "0", "no oops after refused loads")
+    regions = [region_param(v) for v in r.values("HT-REGION")]
+    c.that(len(regions) == 3 and None not in regions,
+           f"debugfs region, three loads by name (two in the first boot, one after the reset): {regions}")
+    if not regions or regions[0] is None:
+        return
+    addr, size = regions[0]
+    c.eq(size, 0x100000, "region size: 1M")
+    if dt:
+        c.eq(addr, htvm.DT_ADDR, "the device tree node's address")
+    source = "device tree reserved-memory" if dt else "reserve_mem"
+    c.note(f"{source} region: {addr:#x}+{size:#x}; after the warm reset: "
+           + (f"{regions[-1][0]:#x}" if regions[-1] else "none"))
+    ram = iomem_ram(r.values("HT-IOMEM"))
+    in_ram = any(a <= addr and addr + size - 1 <= b for a, b in ram)
+    if nomap:
+        c.that(not any(a <= addr <= b for a, b in ram),
+               f"no-map: the region is not System RAM: {addr:#x} in {[(hex(a), hex(b)) for a, b in ram]}")
+        c.eq(r.value("HT-IOMEM-CLAIM"), "1", "no-map: claimed in /proc/iomem while loaded")
+    else:
+        c.that(in_ram, f"the region is System RAM (the vmap path): {addr:#x} in "
+               f"{[(hex(a), hex(b)) for a, b in ram]}")
+        c.eq(r.value("HT-IOMEM-CLAIM"), "0", "System RAM: no /proc/iomem claim of its own")
+    dm = r.values("HT-REGION-DMESG")
+    want = (f"hangtrail: region {addr:#x}+{size:#x} from {source}: a crash kernel needs "
+            f"mem_address={addr:#x} mem_size={size:#x}")
+    c.that(dm and all(d == want for d in dm), f"dmesg names the address: {dm!r}, want {want!r}")
+    c.eq(region_param(r.value("HT-CRASH-REGION")), (addr, size),
+         "the crash kernel loaded on the first kernel's region"
+         + (" (its device tree node)" if dt else " (mem_address=)"))
+    if dt:
+        c.eq(r.value("HT-CRASH-REGION-DMESG"), want, "the crash kernel found the node")
+    c.eq(regions[-1], (addr, size), "same region after a warm reset (same kernel and command line)")
+    crash = r.decode("crash-previous.bin")
+    c.eq(crash["verdict"]["state"], "handoff", "the crash kernel read the trail (verdict)")
+    d = r.json()
+    c.eq(d["verdict"]["state"], "handoff", "after the warm reset: the trail, marked by the crash kernel")
+    c.that(d["header"]["crash_kernel_reached"], "crash kernel reached mark kept across the reset")
+    c.eq(d["header"].get("boot_id"), crash["header"].get("boot_id"), "the same trail (boot id)")
+    check_crash_path_order(d, c, point_is("panic"))
+    summary = " ".join(r.values("HT-DMESG"))
+    c.that(f"previous boot stopped: {d['verdict']['summary']}" in summary,
+           f"dmesg summary after the reset: {summary!r}")
+
+
+def check_dt_no_reg(r, c):
+    check_bad_cases(r, c, {"dt-no-reg": ("EINVAL", "device tree node hangtrail (compatible \"hangtrail\") "
+                                         "reserves no memory: give it reg")})
+    c.eq(r.value("HT-LOADED"), "0", "not loaded")
+    c.eq(r.value("HT-OOPS"), "0", "no oops")
+    c.eq(r.value("HT-REGION-WORD"), r.conf["HT_PATTERN"], "nothing written")
+    c.eq(r.value("HT-INSMOD"), "0", "a region given by address still loads")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("channel", check_channel),
     ("permissions", check_permissions),
     ("storm", check_storm),
     ("random-reset", check_random_reset),
+    ("overwrite-guard", check_overwrite_guard),
+    ("wrong-region", check_wrong_region),
+    ("load-unload", check_load_unload),
     ("module", check_module),
     ("softlockup-kdump", check_softlockup_kdump),
     ("stall-reset", check_stall_reset),
@@ -933,10 +1253,16 @@ TESTS = [
     ("kexec-reboot", check_kexec_reboot),
     ("post-notifiers", check_post_notifiers),
     ("shootdown-stall", check_shootdown_stall),
+    ("save-reset", check_save_reset),
     ("v1-crash-kernel", check_v1_crash_kernel),
     ("stop-missed", check_stop_missed),
     ("hard-lockup", check_hard_lockup),
     ("pseudo-nmi", check_pseudo_nmi),
+    ("reserve-mem", check_reserve_mem),
+    ("dt-reserved", check_reserve_mem),
+    ("dt-no-map", check_reserve_mem),
+    ("dt-no-reg", check_dt_no_reg),
+    ("uefi-acpi", check_reserve_mem),
     ("bench", check_bench),
     ("bench-peers", check_bench),
 ]

@@ -106,3 +106,14 @@ ht_triggered() {
 ht_wait_forever() {
 	while :; do sleep 60; done
 }
+
+# The first boot of a crash-path scenario: hangtrail and the crash kernel
+# loaded, then a sysrq crash on CPU 0. The crash kernel, or a warm reset
+# after a hang, follows.
+ht_sysrq_crash_kdump() {
+	ht_prepare
+	ht_kdump_load
+	ht_triggered "sysrq crash on CPU 0"
+	echo c > /proc/sysrq-trigger
+	ht_wait_forever
+}

@@ -23,7 +23,7 @@ first() {
 	echo public > /tmp/public
 	chmod 444 /tmp/public
 	echo "HT-NOBODY-CONTROL $(as_nobody cat /tmp/public)"
-	for f in previous current probes; do
+	for f in previous current probes region; do
 		if as_nobody cat $D/$f > /tmp/out 2> /tmp/err; then
 			user="read $(wc -c < /tmp/out) bytes"
 		else

@@ -28,7 +28,9 @@ again() {
 	ht_pin0
 	n=$(($(ht_control_read 1) + 1))
 	ht_control_write 1 $n
-	ht_insmod mem_size="$HT_STORM_SIZE" probes=read_zero,write_null || ht_fail "insmod"
+	# overwrite=1: the reset boot's trail would be held (the overwrite
+	# guard); it is sent first, and the next storm records over it.
+	ht_insmod mem_size="$HT_STORM_SIZE" probes=read_zero,write_null overwrite=1 || ht_fail "insmod"
 	ht_send $D/previous previous-$n.bin
 	[ $n -lt "$HT_RESETS" ] && storm_until_reset
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|WARNING:|Unable to handle|general protection|Call trace')"

@@ -5,11 +5,7 @@
 # shootdown-stall run this script too, with other parameters (htvm.py).
 
 first() {
-	ht_prepare
-	ht_kdump_load
-	ht_triggered "sysrq crash on CPU 0"
-	echo c > /proc/sysrq-trigger
-	ht_wait_forever
+	ht_sysrq_crash_kdump
 }
 
 again() {

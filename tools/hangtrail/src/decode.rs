@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use crate::debuginfo::DebugInfo;
 use crate::format::{
-    cstr, Arch, Header, HeaderError, Kind, Point, Record, Role, Slot, Trail, HEADER_SIZE,
-    POINT_MISSING, POINT_REFUSED, POINT_REGISTERED, RECORD_SIZE, REC_CRASH_PHASE, REC_IDLE,
-    REC_IRQS_OFF, REC_LOAD_PHASE, REC_STOPPED, REC_USER,
+    cstr, Arch, Header, HeaderError, Kind, Point, Record, Role, Trail, CLASS_EMPTY, CLASS_INVALID,
+    CLASS_TORN, CLASS_VALID, HEADER_SIZE, POINT_MISSING, POINT_REFUSED, POINT_REGISTERED,
+    RECORD_SIZE, REC_CRASH_PHASE, REC_IDLE, REC_IRQS_OFF, REC_LOAD_PHASE, REC_STOPPED, REC_USER,
 };
 use crate::symbols::{Resolver, Source, Sym, SymbolError, SymbolTable, MAX_SYMBOL_SPAN};
 use crate::verdict::{self, CpuView, SoftLockup, StaleCpu, Stuck, Verdict};
@@ -388,9 +388,48 @@ pub fn check_symbols(
     None
 }
 
+/// Sorts `(seq, slot)` keys by seq, stably (equal seqs stay in slot
+/// order): an LSD radix sort, 11 bits a pass, skipping the passes where
+/// every key has the same digit (a trail's seqs span ~21 bits: 2 passes).
+fn sort_keys(keys: &mut Vec<(u64, u32)>) {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    if keys.len() < 64 {
+        keys.sort_by_key(|k| k.0);
+        return;
+    }
+    let mut tmp = vec![(0u64, 0u32); keys.len()];
+    let mut shift = 0;
+    while shift < 64 {
+        let digit = |k: &(u64, u32)| ((k.0 >> shift) as usize) & (BUCKETS - 1);
+        let mut count = vec![0usize; BUCKETS];
+        for k in keys.iter() {
+            count[digit(k)] += 1;
+        }
+        if count[digit(&keys[0])] != keys.len() {
+            let mut at = 0;
+            for c in count.iter_mut() {
+                (*c, at) = (at, at + *c);
+            }
+            for k in keys.iter() {
+                let d = digit(k);
+                tmp[count[d]] = *k;
+                count[d] += 1;
+            }
+            std::mem::swap(keys, &mut tmp);
+        }
+        shift += BITS;
+    }
+}
+
+/// Classifies every slot from `classes` (`Trail::classify`, one per slot
+/// present in `bytes`), and makes the valid ones into records sorted by
+/// (seq, cpu, slot): the keys are sorted, each record is built once, in
+/// place.
 fn classify(
     trail: &Trail<'_>,
-    len: usize,
+    classes: &[u8],
+    bytes: &[u8],
     records: &mut Vec<Rec>,
     samples: &mut Vec<Rec>,
     invalid: &mut Vec<BadSlot>,
@@ -398,75 +437,48 @@ fn classify(
 ) {
     let h = &trail.header;
     let nr_points = h.nr_points;
-    for area in [Area::Samples, Area::Ring] {
+    let base = h.header_size as usize;
+    let nsamples = h.nr_cpus as usize * h.samples_per_cpu as usize;
+    let mut keys = [Vec::new(), Vec::with_capacity(records.capacity())];
+    counts.missing += (trail.slot_count() - classes.len()) as u64;
+    let mut i = 0;
+    for (a, area) in [Area::Samples, Area::Ring].into_iter().enumerate() {
         let per_cpu = match area {
             Area::Samples => h.samples_per_cpu,
             Area::Ring => h.ring_records,
         };
-        for cpu in 0..h.nr_cpus {
-            let base = match area {
-                Area::Samples => h.samples_offset(cpu),
-                Area::Ring => h.ring_offset(cpu),
-            };
-            if base >= len {
-                // This CPU's slots and those of every later CPU are missing:
-                // count them without walking a header-sized loop.
-                counts.missing += u64::from(per_cpu) * u64::from(h.nr_cpus - cpu);
-                break;
-            }
-            let present = ((len - base) / RECORD_SIZE).min(per_cpu as usize) as u32;
-            counts.missing += u64::from(per_cpu - present);
-            for slot in 0..present {
-                let s = match area {
-                    Area::Samples => trail.sample_slot(cpu, slot),
-                    Area::Ring => trail.ring_slot(cpu, slot),
+        'cpus: for cpu in 0..h.nr_cpus {
+            for slot in 0..per_cpu {
+                let Some(&class) = classes.get(i) else {
+                    break 'cpus;
                 };
-                let reason = match s {
-                    Slot::Valid(raw) => {
-                        let Some(kind) = Kind::from_u8(raw.kind) else {
-                            counts.invalid += 1;
-                            invalid.push(BadSlot {
-                                cpu,
-                                area,
-                                slot,
-                                reason: "invalid",
-                            });
-                            continue;
-                        };
+                let reason = match class {
+                    CLASS_VALID => {
                         counts.valid += 1;
-                        let point = (kind != Kind::Name && u32::from(raw.point) < nr_points)
-                            .then_some(raw.point);
-                        let rec = Rec {
-                            raw,
-                            kind,
-                            area,
-                            slot,
-                            point,
-                            sym: None,
-                            debug: None,
-                            unverified: false,
-                        };
-                        match area {
-                            Area::Samples => samples.push(rec),
-                            Area::Ring => records.push(rec),
-                        }
+                        let off = base + i * RECORD_SIZE;
+                        let mut seq = [0u8; 8];
+                        seq.copy_from_slice(&bytes[off..off + 8]);
+                        keys[a].push((u64::from_le_bytes(seq), i as u32));
+                        i += 1;
                         continue;
                     }
-                    Slot::Empty => {
+                    CLASS_EMPTY => {
                         counts.empty += 1;
+                        i += 1;
                         continue;
                     }
-                    Slot::Missing => {
-                        counts.missing += 1;
-                        continue;
-                    }
-                    Slot::Torn => {
+                    CLASS_TORN => {
                         counts.torn += 1;
                         "torn"
                     }
-                    Slot::Invalid => {
+                    CLASS_INVALID => {
                         counts.invalid += 1;
                         "invalid"
+                    }
+                    _ => {
+                        counts.missing += 1;
+                        i += 1;
+                        continue;
                     }
                 };
                 invalid.push(BadSlot {
@@ -475,40 +487,88 @@ fn classify(
                     slot,
                     reason,
                 });
+                i += 1;
             }
         }
     }
+    for (a, out) in [samples, records].into_iter().enumerate() {
+        sort_keys(&mut keys[a]);
+        out.reserve(keys[a].len());
+        for (k, &(_, i)) in keys[a].iter().enumerate() {
+            // Seq order jumps between CPUs' rings: ask for a slot ahead.
+            if let Some(b) = keys[a]
+                .get(k + 16)
+                .and_then(|&(_, j)| bytes.get(base + j as usize * RECORD_SIZE))
+            {
+                crate::prefetch::prefetch(b);
+            }
+            let i = i as usize;
+            let (area, cpu, slot) = if i < nsamples {
+                let spc = h.samples_per_cpu as usize;
+                (Area::Samples, i / spc, i % spc)
+            } else {
+                let ring = h.ring_records as usize;
+                (Area::Ring, (i - nsamples) / ring, (i - nsamples) % ring)
+            };
+            let off = base + i * RECORD_SIZE;
+            let Some(b) = bytes
+                .get(off..)
+                .and_then(|b| b.first_chunk::<RECORD_SIZE>())
+            else {
+                continue;
+            };
+            let raw = Record::from_bytes(b);
+            // A valid class means a known kind.
+            let Some(kind) = Kind::from_u8(raw.kind) else {
+                continue;
+            };
+            debug_assert_eq!(raw.cpu as usize, cpu);
+            let point =
+                (kind != Kind::Name && u32::from(raw.point) < nr_points).then_some(raw.point);
+            out.push(Rec {
+                raw,
+                kind,
+                area,
+                slot: slot as u32,
+                point,
+                sym: None,
+                debug: None,
+                unverified: false,
+            });
+        }
+    }
 }
 
-/// A name chunk: `(chunk index, chunk seq, payload)`.
-type Chunk = (u16, u64, [u8; crate::format::PAYLOAD_LEN]);
-/// Name chunks by owner seq.
-type Chunks = HashMap<u64, Vec<Chunk>>;
+/// A name chunk: `(owner seq, chunk index, chunk seq, index of its record)`.
+type Chunk = (u64, u16, u64, u32);
 
-fn collect_chunks(records: &[Rec]) -> Chunks {
-    let mut chunks = Chunks::new();
-    for r in records.iter().filter(|r| r.kind == Kind::Name) {
-        chunks
-            .entry(r.arg())
-            .or_default()
-            .push((r.raw.point, r.seq(), r.raw.payload));
-    }
+/// Every name chunk, sorted by (owner, index, seq): an owner's chunks are
+/// one run, found by binary search (no map of owner to a list).
+fn collect_chunks(records: &[Rec]) -> Vec<Chunk> {
+    let mut chunks: Vec<Chunk> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == Kind::Name)
+        .map(|(i, r)| (r.arg(), r.raw.point, r.seq(), i as u32))
+        .collect();
+    chunks.sort_unstable();
     chunks
 }
 
-/// Joins an owner's name chunks (0, 1, 2, ... without gaps; the first copy
-/// of a duplicated index wins) and parses the text.
-fn assemble(chunks: &mut [Chunk]) -> Option<(Sym, Option<u64>)> {
-    chunks.sort_by_key(|&(idx, seq, _)| (idx, seq));
+/// Joins an owner's name chunks (sorted by index, then seq: 0, 1, 2, ...
+/// without gaps; the first copy of a duplicated index wins) and parses the
+/// text.
+fn assemble(chunks: &[Chunk], records: &[Rec]) -> Option<(Sym, Option<u64>)> {
     let mut text = Vec::new();
     let mut next = 0u16;
-    for (idx, _, payload) in chunks.iter() {
-        if *idx < next {
+    for &(_, idx, _, at) in chunks {
+        if idx < next {
             continue;
         }
-        if *idx != next {
+        if idx != next {
             break;
         }
+        let payload = &records[at as usize].raw.payload;
         let part = cstr(payload);
         text.extend_from_slice(part);
         next += 1;
@@ -521,11 +581,8 @@ fn assemble(chunks: &mut [Chunk]) -> Option<(Sym, Option<u64>)> {
 
 /// The name of a probe record from its point: `symbol`, offset
 /// `Point.offset + (pc - Point.addr)` when that is sane, else `Point.offset`.
-fn point_sym(p: &PointInfo, pc: u64) -> Option<Sym> {
-    let name = p.symbol();
-    if name.is_empty() {
-        return None;
-    }
+fn point_sym(p: &PointInfo, name: &Option<Arc<str>>, pc: u64) -> Option<Sym> {
+    let name = name.as_ref()?;
     let base = u64::from(p.offset);
     let offset = if p.addr == 0 {
         base
@@ -536,7 +593,11 @@ fn point_sym(p: &PointInfo, pc: u64) -> Option<Sym> {
             _ => base,
         }
     };
-    Some(Sym::new(name, offset))
+    Some(Sym {
+        name: name.clone(),
+        offset,
+        module: None,
+    })
 }
 
 /// A function learned from a name chunk's `name+0xoff/0xsize`: other pcs
@@ -555,13 +616,33 @@ fn symbolize(
     resolver: Option<&Resolver<'_>>,
     unverified: bool,
 ) {
-    let mut chunks = collect_chunks(recs);
+    let chunks = collect_chunks(recs);
     let mut learned = Vec::new();
     if !chunks.is_empty() {
-        for r in recs.iter_mut().filter(|r| r.kind != Kind::Name) {
-            let Some((sym, size)) = chunks.get_mut(&r.seq()).and_then(|c| assemble(c)) else {
+        // `recs` is runs of increasing seq (ring, then samples): a cursor
+        // into the chunks follows it, searching only where a run starts.
+        let (mut lo, mut last) = (0, 0);
+        for i in 0..recs.len() {
+            let r = &recs[i];
+            if r.kind == Kind::Name {
+                continue;
+            }
+            let seq = r.seq();
+            if seq < last {
+                lo = chunks.partition_point(|c| c.0 < seq);
+            }
+            last = seq;
+            while chunks.get(lo).is_some_and(|c| c.0 < seq) {
+                lo += 1;
+            }
+            let n = chunks[lo..].iter().take_while(|c| c.0 == seq).count();
+            if n == 0 {
+                continue;
+            }
+            let Some((sym, size)) = assemble(&chunks[lo..lo + n], recs) else {
                 continue;
             };
+            let r = &mut recs[i];
             if let (Some(size), Some(start)) = (size, r.pc().checked_sub(sym.offset)) {
                 if size <= MAX_SYMBOL_SPAN && r.pc() != 0 {
                     let s = Sym {
@@ -579,13 +660,18 @@ fn symbolize(
         }
     }
     learned.sort_by_key(|l| l.start);
+    // One shared name per point, not one allocated per record.
+    let point_names: Vec<Option<Arc<str>>> = points
+        .iter()
+        .map(|p| (!p.symbol().is_empty()).then(|| Arc::from(p.symbol())))
+        .collect();
     for r in recs.iter_mut() {
         if r.sym.is_some() || r.kind == Kind::Name || r.has(REC_USER) || r.pc() == 0 {
             continue;
         }
         if matches!(r.kind, Kind::Probe | Kind::Return) {
-            if let Some(p) = r.point.and_then(|i| points.get(usize::from(i))) {
-                r.sym = point_sym(p, r.pc());
+            if let Some(i) = r.point.map(usize::from).filter(|&i| i < points.len()) {
+                r.sym = point_sym(&points[i], &point_names[i], r.pc());
                 if r.sym.is_some() {
                     continue;
                 }
@@ -624,15 +710,19 @@ fn lookup_pc(res: &Resolver<'_>, r: &Rec) -> Option<Sym> {
     Some(s)
 }
 
-/// Sorts by (seq, cpu, slot). A stable sort, because it finds the runs
-/// already there: each CPU's ring is one or two runs of increasing seq.
-fn sort_records(v: &mut [Rec]) {
-    v.sort_by_key(|r| (r.seq(), r.cpu(), r.slot));
-}
-
 /// Decodes `bytes` (a whole region, or a copy cut short after the header).
 pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
     let trail = Trail::parse(bytes).map_err(Error::Header)?;
+    // Every slot's checksum once (four at a time); the records and the
+    // verdict core read the classes instead of checking again.
+    let present = (bytes
+        .len()
+        .saturating_sub(trail.header.header_size as usize)
+        / RECORD_SIZE)
+        .min(trail.slot_count());
+    let mut classes = vec![0u8; present];
+    trail.classify(&mut classes);
+    let trail = trail.with_classes(&classes);
     let header = trail.header;
     let points: Vec<PointInfo> = trail
         .points()
@@ -651,14 +741,13 @@ pub fn decode(bytes: &[u8], opts: &Options<'_>) -> Result<Decoded, Error> {
     let mut counts = SlotCounts::default();
     classify(
         &trail,
-        bytes.len(),
+        &classes,
+        bytes,
         &mut records,
         &mut samples,
         &mut invalid,
         &mut counts,
     );
-    sort_records(&mut records);
-    sort_records(&mut samples);
     if counts.missing > 0 {
         warnings.push(format!(
             "input is {} bytes, the region {}: {} slots missing",

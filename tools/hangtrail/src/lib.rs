@@ -3,7 +3,8 @@
 //! A region (a copy of `/sys/kernel/debug/hangtrail/previous`, or of the
 //! reserved memory) is turned into a [`decode::Decoded`] model by
 //! [`decode::decode`]; [`render`] prints it as text or JSON. The region layout
-//! itself lives in [`format`], shared with the kernel module.
+//! itself lives in [`format`], shared with the kernel module. [`save`] keeps
+//! the previous boot's trail on disk and logs its verdict ([`journal`]).
 
 // Formatted with the kernel's rustfmt settings, not this crate's: keep
 // `cargo fmt` out of it.
@@ -19,8 +20,16 @@ pub mod verdict_core;
 
 pub mod debuginfo;
 pub mod decode;
+pub mod input;
+pub mod journal;
+mod prefetch;
 pub mod render;
+pub mod save;
 pub mod symbols;
+/// Test-only generators (tests, examples, fuzzer): not part of the shipped
+/// library, compiled only with the `synth` feature (which the crate's own
+/// dev-dependency on itself turns on) or for unit tests.
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod verdict;
 

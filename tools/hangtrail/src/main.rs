@@ -1,8 +1,8 @@
-//! `hangtrail decode`: says where a machine hung from a hangtrail region.
-//! See Documentation/decoder.rst.
+//! `hangtrail decode`: says where a machine hung from a hangtrail region;
+//! `hangtrail save`: keeps the previous boot's trail, decoded, and logs its
+//! verdict. See Documentation/decoder.rst.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,14 +10,21 @@ use clap::{Args, Parser, Subcommand};
 
 use hangtrail::debuginfo::DebugInfo;
 use hangtrail::decode::{decode, Error, Options};
-use hangtrail::format::{Trail, HEADER_SIZE};
+use hangtrail::input::{self, Input};
 use hangtrail::render;
+use hangtrail::save::{self, Failure, Saved};
 use hangtrail::symbols::{Source, SymbolTable};
 
 /// Exit code: input unreadable or not a trail.
 const EXIT_INPUT: u8 = 3;
 /// Exit code: symbol file or vmlinux unreadable or unusable.
 const EXIT_SYMBOLS: u8 = 4;
+/// `save` exit code: no previous trail to save.
+const EXIT_NO_TRAIL: u8 = 3;
+/// `save` exit code: the trail does not parse (kept raw all the same).
+const EXIT_UNPARSED: u8 = 4;
+/// `save` exit code: writing the saved trail failed.
+const EXIT_WRITE: u8 = 5;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +41,36 @@ struct Cli {
 enum Command {
     /// Decode a region and say where the machine hung.
     Decode(DecodeArgs),
+    /// Save the previous boot's trail, decoded, under DIR/BOOT-ID/ and log
+    /// its verdict to the journal (once per trail).
+    Save(SaveArgs),
+}
+
+#[derive(Args)]
+struct SaveArgs {
+    /// The trail to save.
+    #[arg(long, value_name = "F", default_value = save::PREVIOUS)]
+    previous: PathBuf,
+    /// Where saved trails go (one directory per trail).
+    #[arg(long, value_name = "DIR", default_value = save::STATE_DIR)]
+    dir: PathBuf,
+    /// Symbols to decode with, used only if readable and matching the
+    /// trail.
+    #[arg(long, value_name = "F", default_value = save::KALLSYMS)]
+    kallsyms: PathBuf,
+    /// Decode without symbols.
+    #[arg(long = "no-kallsyms")]
+    no_kallsyms: bool,
+    /// journald's native-protocol socket.
+    #[arg(long = "journal-socket", value_name = "F", default_value = hangtrail::journal::SOCKET)]
+    journal_socket: PathBuf,
+    /// Send no journal entry.
+    #[arg(long = "no-journal")]
+    no_journal: bool,
+    /// Once the trail is on disk, release it if hangtrail.ko holds it (the
+    /// `release` file beside PREVIOUS), so that its next load records.
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Args)]
@@ -102,63 +139,6 @@ fn parse_devmem(s: &str) -> Result<(u64, u64), String> {
     Ok((addr, size))
 }
 
-/// Bytes of the trail that `header` (the first bytes of an input) starts:
-/// its region size if the header checks out, else what was given.
-fn trail_len(header: &[u8], available: u64) -> u64 {
-    match Trail::parse(header) {
-        Ok(t) => t.header.region_size.min(available),
-        Err(_) => available.min(header.len() as u64),
-    }
-}
-
-/// Reads a trail: the header area, then up to the region size it gives.
-fn read_bounded(r: &mut impl Read) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    r.by_ref().take(HEADER_SIZE as u64).read_to_end(&mut buf)?;
-    let want = trail_len(&buf, u64::MAX);
-    if want > buf.len() as u64 {
-        r.take(want - buf.len() as u64).read_to_end(&mut buf)?;
-    }
-    Ok(buf)
-}
-
-/// Copies `src[from..to]` into `out` with aligned volatile reads: the
-/// mapping may be device memory, where arm64 faults on unaligned loads.
-fn copy_mapped(src: &memmap2::Mmap, from: usize, to: usize, out: &mut Vec<u8>) {
-    let p = src.as_ptr();
-    let mut i = from;
-    while i < to {
-        // SAFETY: `i < to <= src.len()`: inside the mapping, which lives
-        // as long as `src`; the u64 read is only done 8-byte aligned and
-        // whole inside it.
-        unsafe {
-            if (p as usize + i).is_multiple_of(8) && i + 8 <= to {
-                let w = std::ptr::read_volatile(p.add(i).cast::<u64>());
-                out.extend_from_slice(&w.to_ne_bytes());
-                i += 8;
-            } else {
-                out.push(std::ptr::read_volatile(p.add(i)));
-                i += 1;
-            }
-        }
-    }
-}
-
-/// Maps `size` bytes of physical memory at `addr` from /dev/mem (`read()`
-/// of /dev/mem outside System RAM fails on arm64) and copies the trail out.
-fn read_devmem(addr: u64, size: u64) -> io::Result<Vec<u8>> {
-    let f = File::open("/dev/mem")?;
-    let len = usize::try_from(size).map_err(io::Error::other)?;
-    // SAFETY: a read-only shared mapping of /dev/mem; nothing in this
-    // process writes it, and it is only read through `copy_mapped`.
-    let map = unsafe { memmap2::MmapOptions::new().offset(addr).len(len).map(&f)? };
-    let mut out = Vec::new();
-    copy_mapped(&map, 0, len.min(HEADER_SIZE), &mut out);
-    let want = trail_len(&out, size) as usize;
-    copy_mapped(&map, out.len(), want.max(out.len()), &mut out);
-    Ok(out)
-}
-
 fn fail(what: &Path, msg: impl std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("hangtrail: error: {}: {msg}", what.display());
     ExitCode::from(code)
@@ -168,15 +148,12 @@ fn run(a: DecodeArgs) -> ExitCode {
     let (source, bytes) = match (&a.file, a.devmem) {
         (Some(p), _) if p.as_os_str() == "-" => (
             PathBuf::from("<stdin>"),
-            read_bounded(&mut io::stdin().lock()),
+            input::read_bounded(&mut io::stdin().lock()).map(Input::Owned),
         ),
-        (Some(p), _) => (
-            p.clone(),
-            File::open(p).and_then(|mut f| read_bounded(&mut f)),
-        ),
+        (Some(p), _) => (p.clone(), input::open(p)),
         (None, Some((addr, size))) => (
             PathBuf::from(format!("/dev/mem@{addr:#x}+{size:#x}")),
-            read_devmem(addr, size),
+            input::read_devmem(addr, size).map(Input::Owned),
         ),
         (None, None) => unreachable!("clap requires an input"),
     };
@@ -196,7 +173,7 @@ fn run(a: DecodeArgs) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return fail(p, e, EXIT_SYMBOLS),
             };
-            match SymbolTable::parse(&String::from_utf8_lossy(&text), kind) {
+            match SymbolTable::parse_bytes(&text, kind) {
                 Ok(t) => Some(t),
                 Err(e) => return fail(p, e, EXIT_SYMBOLS),
             }
@@ -230,13 +207,18 @@ fn run(a: DecodeArgs) -> ExitCode {
     };
 
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // A large trail's report is tens of MiB: 1 MiB writes, not 8 KiB ones.
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let r = if a.json {
         render::json(&d, &mut out)
     } else {
         render::text(&d, &source.display().to_string(), &mut out)
     };
-    match r.and_then(|()| out.flush()) {
+    let r = r.and_then(|()| out.flush());
+    // The process exits next: freeing a million records one by one (and
+    // unmapping their pages) is work for nothing.
+    std::mem::forget(d);
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`| head`) is not an error worth a message.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -247,9 +229,94 @@ fn run(a: DecodeArgs) -> ExitCode {
     }
 }
 
+fn run_save(a: SaveArgs) -> ExitCode {
+    let cfg = save::Config {
+        previous: a.previous,
+        state_dir: a.dir,
+        kallsyms: (!a.no_kallsyms).then_some(a.kallsyms),
+        journal: (!a.no_journal).then_some(a.journal_socket),
+    };
+    let warn = |e: Option<String>| {
+        if let Some(e) = e {
+            eprintln!("hangtrail: warning: {e}");
+        }
+    };
+    match save::save(&cfg) {
+        Ok(Saved::New {
+            dir,
+            line,
+            symbols_note,
+            journal_error,
+            ..
+        }) => {
+            warn(symbols_note);
+            warn(journal_error);
+            println!("hangtrail: saved {}: {line}", dir.display());
+            release(a.release.then_some(cfg.previous.as_path()))
+        }
+        Ok(Saved::Already { dir }) => {
+            println!(
+                "hangtrail: {} already holds this trail; nothing to do",
+                dir.display()
+            );
+            release(a.release.then_some(cfg.previous.as_path()))
+        }
+        Ok(Saved::Unparsed {
+            dir,
+            why,
+            new,
+            journal_error,
+        }) => {
+            warn(journal_error);
+            let kept = if new {
+                "kept raw in"
+            } else {
+                "already kept in"
+            };
+            eprintln!(
+                "hangtrail: error: {}: {why}; {kept} {}",
+                cfg.previous.display(),
+                dir.display()
+            );
+            ExitCode::from(EXIT_UNPARSED)
+        }
+        Err(e @ Failure::NoTrail(_)) => {
+            eprintln!("hangtrail: {e}");
+            ExitCode::from(EXIT_NO_TRAIL)
+        }
+        Err(e @ Failure::Write(..)) => {
+            eprintln!("hangtrail: error: {e}");
+            ExitCode::from(EXIT_WRITE)
+        }
+    }
+}
+
+/// `save --release`, once the trail is saved: a trail that cannot be
+/// released is still saved, but the module keeps holding it (exit code 5).
+fn release(previous: Option<&Path>) -> ExitCode {
+    let Some(previous) = previous else {
+        return ExitCode::SUCCESS;
+    };
+    match save::release_held(previous) {
+        Ok(true) => {
+            println!("hangtrail: released the held trail: hangtrail.ko's next load records");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "hangtrail: error: {}: {e}",
+                previous.with_file_name("release").display()
+            );
+            ExitCode::from(EXIT_WRITE)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode(a) => run(a),
+        Command::Save(a) => run_save(a),
     }
 }
 

@@ -8,7 +8,10 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::decode::{flag_names, Decoded, Rec};
-use crate::format::{Kind, HDR_CRASH_KERNEL_REACHED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS};
+use crate::format::{
+    Kind, HDR_CRASH_KERNEL_REACHED, HDR_ENDED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS,
+    HDR_RELEASED,
+};
 use crate::verdict::CpuView;
 
 /// Bad slots listed one by one in the text output; the rest are counted.
@@ -63,18 +66,155 @@ fn alike(a: &Rec, b: &Rec) -> bool {
         && a.flags() == b.flags()
 }
 
-fn timeline_line(out: &mut impl Write, d: &Decoded, r: &Rec) -> io::Result<()> {
-    writeln!(
-        out,
-        "{:>9}  {:>12}  {:<14}  {}{}{}{}",
-        r.seq(),
-        Secs(rel_ns(d, r.raw.ts_ns)),
-        r.kind.name(),
-        Where(r),
-        Marks(r.flags()),
-        Detail(r),
-        DebugSuffix(r)
-    )
+fn timeline_line(out: &mut impl Write, line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()> {
+    line.clear();
+    timeline_line_into(line, d, r)?;
+    out.write_all(line)
+}
+
+/// Decimal digits of `v` into the end of `buf`, two at a time; returns
+/// where they start.
+fn dec_digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut i = buf.len();
+    while v >= 100 {
+        let p = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if v >= 10 {
+        let p = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    i
+}
+
+/// `{v:#x}`, a byte (two digits) at a time.
+fn push_hex(line: &mut Vec<u8>, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 18];
+    let mut i = buf.len();
+    let mut x = v;
+    while x >= 0x10 {
+        let b = (x & 0xff) as usize;
+        i -= 2;
+        buf[i] = HEX[b >> 4];
+        buf[i + 1] = HEX[b & 0xf];
+        x >>= 8;
+    }
+    // One digit left (the pairs stop below 0x10, so a pair written last
+    // has no leading zero), or none; `0` is one digit.
+    if x != 0 || i == buf.len() {
+        i -= 1;
+        buf[i] = HEX[x as usize];
+    }
+    buf[i - 2..i].copy_from_slice(b"0x");
+    line.extend_from_slice(&buf[i - 2..]);
+}
+
+/// `{v:>width}` for a decimal `v`.
+fn push_dec(line: &mut Vec<u8>, v: u64, width: usize) {
+    let mut buf = [0u8; 20];
+    let i = dec_digits(v, &mut buf);
+    for _ in buf.len() - i..width {
+        line.push(b' ');
+    }
+    line.extend_from_slice(&buf[i..]);
+}
+
+/// `{seq:>9}  {Secs(ns):>12}  {kind:<14}  ` into `p` (all spaces, at least
+/// 20 + 2 + 29 + 2 + 14 + 2 bytes); returns its length.
+fn line_prefix(p: &mut [u8; 80], seq: u64, ns: i128, kind: &str) -> usize {
+    let mut buf = [0u8; 20];
+    let i = dec_digits(seq, &mut buf);
+    let nd = buf.len() - i;
+    let mut n = nd.max(9);
+    p[n - nd..n].copy_from_slice(&buf[i..]);
+    n += 2;
+    // The difference of two u64 timestamps: its magnitude fits a u64.
+    let a = u64::try_from(ns.unsigned_abs()).unwrap_or(u64::MAX);
+    let (int, frac) = (a / 1_000_000_000, a % 1_000_000_000 / 1000);
+    let i = dec_digits(int, &mut buf);
+    let ni = buf.len() - i;
+    n += 12usize.saturating_sub(ni + 8);
+    p[n] = if ns < 0 { b'-' } else { b'+' };
+    p[n + 1..n + 1 + ni].copy_from_slice(&buf[i..]);
+    n += 1 + ni;
+    p[n] = b'.';
+    // Six digits, zero-padded: 1_000_000 + frac has seven, drop the 1.
+    let j = dec_digits(frac + 1_000_000, &mut buf);
+    p[n + 1..n + 7].copy_from_slice(&buf[j + 1..]);
+    n += 9;
+    let kind = &kind.as_bytes()[..kind.len().min(16)];
+    p[n..n + kind.len()].copy_from_slice(kind);
+    n + kind.len().max(14) + 2
+}
+
+/// The timeline line of `r` (what `"{:>9}  {:>12}  {:<14}  {}{}{}{}"` of
+/// seq, time, kind, [`Where`], [`Marks`], [`Detail`], [`DebugSuffix`]
+/// gives), built without the formatting machinery for the common parts:
+/// one line per record, a million of them in a large trail.
+fn timeline_line_into(line: &mut Vec<u8>, d: &Decoded, r: &Rec) -> io::Result<()> {
+    let name_len = r.sym.as_ref().map_or(0, |s| {
+        s.name.len() + s.module.as_ref().map_or(0, |m| m.len())
+    });
+    line.reserve(192 + name_len);
+    let mut p = [b' '; 80];
+    let n = line_prefix(&mut p, r.seq(), rel_ns(d, r.raw.ts_ns), r.kind.name());
+    line.extend_from_slice(&p[..n]);
+    match &r.sym {
+        Some(s) => {
+            if r.unverified {
+                line.push(b'?');
+            }
+            line.extend_from_slice(s.name.as_bytes());
+            line.push(b'+');
+            push_hex(line, s.offset);
+            if let Some(m) = &s.module {
+                line.extend_from_slice(b" [");
+                line.extend_from_slice(m.as_bytes());
+                line.push(b']');
+            }
+        }
+        None if r.pc() == 0 => line.push(b'-'),
+        None => push_hex(line, r.pc()),
+    }
+    if r.flags() != 0 {
+        for n in flag_names(r.flags()) {
+            line.extend_from_slice(b" [");
+            line.extend_from_slice(n.as_bytes());
+            line.push(b']');
+        }
+    }
+    match r.kind {
+        Kind::Probe => {
+            line.extend_from_slice(b"  arg0=");
+            push_hex(line, r.arg());
+        }
+        Kind::Return => {
+            line.extend_from_slice(b"  ret=");
+            push_hex(line, r.arg());
+        }
+        Kind::Frame => {
+            line.extend_from_slice(b"  #");
+            push_dec(line, r.arg(), 0);
+        }
+        _ => write!(line, "{}", Detail(r))?,
+    }
+    if r.debug.is_some() {
+        write!(line, "{}", DebugSuffix(r))?;
+    }
+    line.push(b'\n');
+    Ok(())
 }
 
 /// ` [load] [crash]`...
@@ -171,13 +311,23 @@ fn brief(r: &Rec) -> String {
 }
 
 /// Records grouped by CPU (in CPU order), each group in the given order:
-/// one sort, not a pass over every record per CPU.
+/// one counting pass (CPUs are few), not a sort or a pass per CPU.
 fn by_cpu<'a>(recs: impl Iterator<Item = &'a Rec>) -> Vec<Vec<&'a Rec>> {
-    let mut v: Vec<&Rec> = recs.collect();
-    v.sort_by_key(|r| r.cpu());
-    v.chunk_by(|a, b| a.cpu() == b.cpu())
-        .map(<[&Rec]>::to_vec)
-        .collect()
+    let recs: Vec<&Rec> = recs.collect();
+    let mut count: Vec<usize> = Vec::new();
+    for r in &recs {
+        let c = r.cpu() as usize;
+        if c >= count.len() {
+            count.resize(c + 1, 0);
+        }
+        count[c] += 1;
+    }
+    let mut groups: Vec<Vec<&Rec>> = count.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for r in recs {
+        groups[r.cpu() as usize].push(r);
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
 }
 
 /// `where (seq N, A s before the end)`.
@@ -307,13 +457,7 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
         h.ring_records, h.samples_per_cpu
     )?;
     writeln!(out, "  started at:  {} ns (local_clock)", h.start_ns)?;
-    let flags = if h.flags & HDR_CRASH_KERNEL_REACHED != 0 {
-        "crash kernel reached".to_string()
-    } else if h.flags == 0 {
-        "none (crash kernel not reached)".to_string()
-    } else {
-        format!("{:#x}", h.flags)
-    };
+    let flags = header_flag_names(h.flags);
     writeln!(out, "  flags:       {flags}")?;
     let slide = match (d.slide, d.symbol_source) {
         (Some(s), Some(src)) => format!(" (KASLR slide {s:#x} against {})", src.name()),
@@ -378,15 +522,20 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{:>9}  {:>12}  {:<14}  where", "seq", "time", "kind")?;
         // A run of probe hits at one place (text patching, module loads
         // through the cache routines) shows as first, count, last.
+        let mut line = Vec::with_capacity(256);
         let mut i = 0;
         while i < recs.len() {
+            // Far apart in memory: ask for one a few lines ahead.
+            if let Some(&r) = recs.get(i + 12) {
+                crate::prefetch::prefetch(r);
+            }
             let run = recs[i..]
                 .iter()
                 .take_while(|r| alike(r, recs[i]))
                 .count()
                 .max(1);
             if run > COLLAPSE_RUN {
-                timeline_line(out, d, recs[i])?;
+                timeline_line(out, &mut line, d, recs[i])?;
                 let (a, b) = (recs[i + 1].seq(), recs[i + run - 2].seq());
                 writeln!(
                     out,
@@ -395,10 +544,10 @@ pub fn text(d: &Decoded, source: &str, out: &mut impl Write) -> io::Result<()> {
                     "",
                     run - 2
                 )?;
-                timeline_line(out, d, recs[i + run - 1])?;
+                timeline_line(out, &mut line, d, recs[i + run - 1])?;
             } else {
                 for r in &recs[i..i + run] {
-                    timeline_line(out, d, r)?;
+                    timeline_line(out, &mut line, d, r)?;
                 }
             }
             i += run;
@@ -578,6 +727,8 @@ struct JHeader {
     start_ns: u64,
     flags: u32,
     crash_kernel_reached: bool,
+    released: bool,
+    ended: bool,
     nmi_reaches_irqs_off: bool,
     post_notifiers: bool,
     sample_period_ns: u64,
@@ -837,6 +988,8 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             start_ns: h.start_ns,
             flags: h.flags,
             crash_kernel_reached: h.flags & HDR_CRASH_KERNEL_REACHED != 0,
+            released: h.flags & HDR_RELEASED != 0,
+            ended: h.flags & HDR_ENDED != 0,
             nmi_reaches_irqs_off: h.flags & HDR_NMI_REACHES_IRQS_OFF != 0,
             post_notifiers: h.flags & HDR_POST_NOTIFIERS != 0,
             sample_period_ns: h.sample_period_ns,
@@ -1076,4 +1229,82 @@ pub fn json(d: &Decoded, out: &mut impl Write) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, ShallowPretty::default());
     doc(d).serialize(&mut ser).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+/// The header's flags as words: what the crash kernel, the overwrite guard
+/// and the module at load said about the trail.
+fn header_flag_names(flags: u32) -> String {
+    const NAMES: [(u32, &str); 5] = [
+        (HDR_CRASH_KERNEL_REACHED, "crash kernel reached"),
+        (HDR_NMI_REACHES_IRQS_OFF, "NMI reaches interrupts-off CPUs"),
+        (HDR_POST_NOTIFIERS, "crash_kexec_post_notifiers"),
+        (HDR_ENDED, "ended in order (unload or orderly reboot)"),
+        (HDR_RELEASED, "released"),
+    ];
+    let mut words: Vec<String> = NAMES
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let known = NAMES.iter().fold(0, |a, (bit, _)| a | bit);
+    if flags & !known != 0 {
+        words.push(format!("unknown {:#x}", flags & !known));
+    }
+    if flags & HDR_CRASH_KERNEL_REACHED == 0 {
+        words.push("crash kernel not reached".to_string());
+    }
+    if flags & (HDR_ENDED | HDR_RELEASED) == 0 {
+        words.push("held by the next load (a crash's, not released)".to_string());
+    }
+    words.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_numbers_format_as_std_does() {
+        let mut vals = vec![
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999_999,
+            u64::MAX,
+            u64::MAX - 1,
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(x >> (x % 64));
+        }
+        for v in vals {
+            let mut line = Vec::new();
+            push_dec(&mut line, v, 9);
+            push_hex(&mut line, v);
+            for ns in [
+                i128::from(v) - i128::from(u64::MAX / 2),
+                i128::from(v),
+                -i128::from(v),
+            ] {
+                let mut p = [b' '; 80];
+                let n = line_prefix(&mut p, v, ns, "stop-context");
+                line.extend_from_slice(&p[..n]);
+            }
+            let w = |ns: i128| format!("{v:>9}  {:>12}  {:<14}  ", Secs(ns), "stop-context");
+            let want = format!(
+                "{v:>9}{v:#x}{}{}{}",
+                w(i128::from(v) - i128::from(u64::MAX / 2)),
+                w(i128::from(v)),
+                w(-i128::from(v))
+            );
+            assert_eq!(String::from_utf8(line).unwrap(), want, "{v}");
+        }
+    }
 }

@@ -1,7 +1,6 @@
 //! Symbol tables (`/proc/kallsyms`, `System.map`, or a vmlinux symtab) and
 //! `pc -> symbol+0xoff` resolution with the KASLR slide undone.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -138,12 +137,51 @@ impl fmt::Display for SymbolError {
 #[derive(Clone, Debug)]
 struct Entry {
     addr: u64,
-    name: Arc<str>,
+    /// The name: `arena[name_off..name_off + name_len]`.
+    name_off: usize,
+    name_len: usize,
     module: Option<Arc<str>>,
     /// Lower wins among symbols at the same address: T, t, W, w.
     rank: u8,
     /// Bytes (ELF `st_size`; 0 = unknown, as in kallsyms/System.map).
     size: u64,
+}
+
+/// Every symbol name, one after the other: a table of 240k symbols holds
+/// one string, not 240k allocations. A name becomes an `Arc<str>` (shared
+/// by every `Sym` of that symbol) the first time a lookup returns it.
+#[derive(Clone, Debug, Default)]
+struct Arena(String);
+
+impl Arena {
+    fn push(&mut self, name: &str) -> (usize, usize) {
+        let off = self.0.len();
+        self.0.push_str(name);
+        (off, name.len())
+    }
+
+    fn get(&self, off: usize, len: usize) -> &str {
+        &self.0[off..off + len]
+    }
+
+    fn entry(
+        &mut self,
+        addr: u64,
+        name: &str,
+        module: Option<Arc<str>>,
+        rank: u8,
+        size: u64,
+    ) -> Entry {
+        let (name_off, name_len) = self.push(name);
+        Entry {
+            addr,
+            name_off,
+            name_len,
+            module,
+            rank,
+            size,
+        }
+    }
 }
 
 /// Text symbols, split into vmlinux and module symbols, each sorted by
@@ -152,11 +190,104 @@ struct Entry {
 pub struct SymbolTable {
     /// Which kind of file this was.
     pub source: Source,
+    arena: Arena,
     kernel: Sorted,
     modules: Sorted,
     /// vmlinux symbol name -> its addresses and ranks (aliases at one
     /// address included).
-    names: HashMap<Arc<str>, Vec<(u64, u8)>>,
+    names: Names,
+}
+
+/// A name's slot in a table of `1 << bits` slots: FNV-1a-like over 8
+/// bytes at a time, then a multiply whose high bits are the slot (the low
+/// bits of a product see only the low input bits: `fn_1..`, `fn_2..` would
+/// crowd into a few slots).
+fn name_slot(bytes: &[u8], bits: u32) -> usize {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 29;
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+}
+
+/// Every address of each vmlinux name: an open-addressing table over the
+/// arena's names; a slot holds a name's newest entry, each entry the one
+/// before it of the same name (`u32::MAX`: none). No allocation per name.
+#[derive(Clone, Debug, Default)]
+struct Names {
+    /// Entry index + 1 of a name's newest entry; 0 = free.
+    slots: Vec<u32>,
+    /// `(address, rank, previous entry of the same name, name)`.
+    entries: Vec<(u64, u8, u32, (usize, usize))>,
+}
+
+impl Names {
+    fn build(arena: &Arena, kernel: &[Entry]) -> Self {
+        let size = (kernel.len() * 2).next_power_of_two().max(16);
+        let mut n = Self {
+            slots: vec![0; size],
+            entries: Vec::with_capacity(kernel.len()),
+        };
+        let mask = size - 1;
+        let bits = size.trailing_zeros();
+        for e in kernel {
+            let name = arena.get(e.name_off, e.name_len);
+            let new = n.entries.len() as u32;
+            let mut i = name_slot(name.as_bytes(), bits);
+            let prev = loop {
+                match n.slots[i] {
+                    0 => {
+                        n.slots[i] = new + 1;
+                        break u32::MAX;
+                    }
+                    s => {
+                        let (o, l) = n.entries[s as usize - 1].3;
+                        if arena.get(o, l) == name {
+                            n.slots[i] = new + 1;
+                            break s - 1;
+                        }
+                    }
+                }
+                i = (i + 1) & mask;
+            };
+            n.entries
+                .push((e.addr, e.rank, prev, (e.name_off, e.name_len)));
+        }
+        n
+    }
+
+    /// `(address, rank)` of every entry named `name`, in file order.
+    fn get(&self, arena: &Arena, name: &str) -> Option<Vec<(u64, u8)>> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = name_slot(name.as_bytes(), self.slots.len().trailing_zeros());
+        let head = loop {
+            match self.slots[i] {
+                0 => return None,
+                s => {
+                    let (o, l) = self.entries[s as usize - 1].3;
+                    if arena.get(o, l) == name {
+                        break s - 1;
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        };
+        let mut v = Vec::new();
+        let mut i = head;
+        while let Some(&(a, r, prev, _)) = self.entries.get(i as usize) {
+            v.push((a, r));
+            i = prev;
+        }
+        v.reverse();
+        Some(v)
+    }
 }
 
 /// Entries sorted by address, one per address, with the addresses alone in
@@ -167,6 +298,8 @@ pub struct SymbolTable {
 struct Sorted {
     addrs: Vec<u64>,
     entries: Vec<Entry>,
+    /// Each entry's name as an `Arc<str>`, made on first use.
+    arcs: Vec<std::sync::OnceLock<Arc<str>>>,
     /// Lowest address.
     base: u64,
     /// Bucket `b` covers `[base + (b << shift), base + ((b + 1) << shift))`.
@@ -204,6 +337,7 @@ impl Sorted {
         buckets.push(addrs.len() as u32);
         Self {
             addrs,
+            arcs: vec![std::sync::OnceLock::new(); v.len()],
             entries: v,
             base,
             shift,
@@ -212,7 +346,7 @@ impl Sorted {
     }
 
     /// The entry with the largest address <= `addr`, if close enough.
-    fn lookup(&self, addr: u64) -> Option<&Entry> {
+    fn lookup(&self, addr: u64) -> Option<usize> {
         let off = addr.checked_sub(self.base)?;
         let nb = self.buckets.len().checked_sub(1)?;
         let b = usize::try_from(off >> self.shift).unwrap_or(usize::MAX);
@@ -222,13 +356,22 @@ impl Sorted {
             let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
             lo + self.addrs[lo..hi].partition_point(|&a| a <= addr)
         };
-        let e = self.entries.get(i.checked_sub(1)?)?;
+        let i = i.checked_sub(1)?;
+        let e = self.entries.get(i)?;
         let span = if e.size > 0 {
             e.size - 1
         } else {
             MAX_SYMBOL_SPAN
         };
-        (addr - e.addr <= span).then_some(e)
+        (addr - e.addr <= span).then_some(i)
+    }
+
+    /// Entry `i`'s name, shared.
+    fn name(&self, arena: &Arena, i: usize) -> Arc<str> {
+        let e = &self.entries[i];
+        self.arcs[i]
+            .get_or_init(|| Arc::from(arena.get(e.name_off, e.name_len)))
+            .clone()
     }
 }
 
@@ -242,43 +385,107 @@ fn text_rank(ty: &str) -> Option<u8> {
     }
 }
 
+/// The common System.map/kallsyms line, `HEX TYPE NAME` with single spaces,
+/// printable ASCII, no module column: `(addr, rank, name)` if it is a text
+/// symbol, `Some(None)` if it is another symbol, `None` if the line is
+/// anything else (the general parser decides).
+fn fast_line(text: &str) -> Option<Option<(u64, u8, &str)>> {
+    let line = text.as_bytes();
+    if line.len() < 5 || line.len() > 512 {
+        return None;
+    }
+    let mut addr = 0u64;
+    let mut i = 0;
+    while i < line.len() && i <= 16 {
+        let d = match line[i] {
+            c @ b'0'..=b'9' => c - b'0',
+            c @ b'a'..=b'f' => c - b'a' + 10,
+            c @ b'A'..=b'F' => c - b'A' + 10,
+            b' ' => break,
+            _ => return None,
+        };
+        addr = addr << 4 | u64::from(d);
+        i += 1;
+    }
+    if i == 0 || i > 16 || line.get(i) != Some(&b' ') || line.get(i + 2) != Some(&b' ') {
+        return None;
+    }
+    let ty = line[i + 1];
+    let name = &line[i + 3..];
+    // Printable ASCII without spaces: one field, no control characters.
+    if name.is_empty() || !name.iter().all(|&c| (0x21..0x7f).contains(&c)) {
+        return None;
+    }
+    let rank = match ty {
+        b'T' => 0,
+        b't' => 1,
+        b'W' => 2,
+        b'w' => 3,
+        c if c.is_ascii_graphic() => return Some(None),
+        _ => return None,
+    };
+    // ASCII checked above: `i + 3` is a character boundary.
+    Some(Some((addr, rank, text.get(i + 3..)?)))
+}
+
+/// Any line: `addr type name [module]` split at ASCII whitespace, a text
+/// symbol without control characters (a module column only in kallsyms).
+fn general_line(line: &str, source: Source) -> Option<(u64, u8, &str, Option<&str>)> {
+    let mut it = line.split_ascii_whitespace();
+    let (Some(addr), Some(ty), Some(name)) = (it.next(), it.next(), it.next()) else {
+        return None;
+    };
+    let rank = text_rank(ty)?;
+    if line.contains(|c: char| c.is_control() && c != '\t') {
+        return None;
+    }
+    let addr = u64::from_str_radix(addr, 16).ok()?;
+    let module = match it.next() {
+        Some(m) if source == Source::Kallsyms => {
+            match m.strip_prefix('[').and_then(|m| m.strip_suffix(']')) {
+                Some(m) if !m.is_empty() => Some(m),
+                _ => return None,
+            }
+        }
+        _ => None,
+    };
+    Some((addr, rank, name, module))
+}
+
 impl SymbolTable {
+    /// [`Self::parse`] of a file's bytes (invalid UTF-8 replaced, which
+    /// only a corrupt file has: the check is a fast pass when it is valid).
+    pub fn parse_bytes(bytes: &[u8], source: Source) -> Result<Self, SymbolError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse(text, source),
+            Err(_) => Self::parse(&String::from_utf8_lossy(bytes), source),
+        }
+    }
+
     /// Parses `addr type name [module]` lines. Lines that do not parse are
     /// skipped; a file with no text symbols is an error.
     pub fn parse(text: &str, source: Source) -> Result<Self, SymbolError> {
         let mut kernel = Vec::new();
         let mut modules = Vec::new();
+        let mut arena = Arena(String::with_capacity(text.len() / 2));
         let mut nonzero = false;
         for line in text.lines() {
-            let mut it = line.split_ascii_whitespace();
-            let (Some(addr), Some(ty), Some(name)) = (it.next(), it.next(), it.next()) else {
-                continue;
-            };
-            let Some(rank) = text_rank(ty) else { continue };
-            if line.contains(|c: char| c.is_control() && c != '\t') {
-                continue;
-            }
-            let Ok(addr) = u64::from_str_radix(addr, 16) else {
-                continue;
-            };
-            let module = match it.next() {
-                Some(m) if source == Source::Kallsyms => {
-                    match m.strip_prefix('[').and_then(|m| m.strip_suffix(']')) {
-                        Some(m) if !m.is_empty() => Some(Arc::from(m)),
-                        _ => continue,
-                    }
+            // The usual line, without splitting it into strings first.
+            match fast_line(line) {
+                Some(Some((addr, rank, name))) => {
+                    nonzero |= addr != 0;
+                    kernel.push(arena.entry(addr, name, None, rank, 0));
+                    continue;
                 }
-                _ => None,
+                Some(None) => continue,
+                None => {}
+            }
+            let Some((addr, rank, name, module)) = general_line(line, source) else {
+                continue;
             };
             nonzero |= addr != 0;
-            let e = Entry {
-                addr,
-                name: name.into(),
-                module: module.clone(),
-                rank,
-                size: 0,
-            };
-            if module.is_some() {
+            let e = arena.entry(addr, name, module.map(Arc::from), rank, 0);
+            if e.module.is_some() {
                 modules.push(e);
             } else {
                 kernel.push(e);
@@ -290,54 +497,49 @@ impl SymbolTable {
         if !nonzero {
             return Err(SymbolError::ZeroAddresses);
         }
-        Ok(Self::from_entries(source, kernel, modules))
+        Ok(Self::from_entries(source, arena, kernel, modules))
     }
 
-    fn from_entries(source: Source, kernel: Vec<Entry>, modules: Vec<Entry>) -> Self {
-        let mut names: HashMap<Arc<str>, Vec<(u64, u8)>> = HashMap::new();
-        for e in &kernel {
-            names
-                .entry(e.name.clone())
-                .or_default()
-                .push((e.addr, e.rank));
-        }
+    fn from_entries(source: Source, arena: Arena, kernel: Vec<Entry>, modules: Vec<Entry>) -> Self {
+        let names = Names::build(&arena, &kernel);
         Self {
             source,
             kernel: Sorted::new(kernel),
             modules: Sorted::new(modules),
             names,
+            arena,
         }
     }
 
     /// Every address of vmlinux text symbol `name`.
     pub fn addresses_of(&self, name: &str) -> impl Iterator<Item = u64> + '_ {
         self.names
-            .get(name)
+            .get(&self.arena, name)
             .into_iter()
-            .flat_map(|v| v.iter().map(|&(a, _)| a))
+            .flat_map(|v| v.into_iter().map(|(a, _)| a))
     }
 
     /// A table from `(address, name, global, size)` text symbols (a vmlinux
     /// symtab; size 0 = unknown). A pc past a sized symbol's end does not
     /// resolve to it.
     pub fn from_functions(syms: impl IntoIterator<Item = (u64, String, bool, u64)>) -> Self {
+        let mut arena = Arena::default();
         let kernel = syms
             .into_iter()
             .filter(|(addr, name, _, _)| *addr != 0 && !name.is_empty())
-            .map(|(addr, name, global, size)| Entry {
-                addr,
-                name: name.into(),
-                module: None,
-                rank: if global { 0 } else { 1 },
-                size,
+            .map(|(addr, name, global, size)| {
+                arena.entry(addr, &name, None, if global { 0 } else { 1 }, size)
             })
             .collect();
-        Self::from_entries(Source::Vmlinux, kernel, Vec::new())
+        Self::from_entries(Source::Vmlinux, arena, kernel, Vec::new())
     }
 
     /// `(address, name)` of every vmlinux text symbol, by address.
     pub fn functions(&self) -> impl Iterator<Item = (u64, &str)> {
-        self.kernel.entries.iter().map(|e| (e.addr, &*e.name))
+        self.kernel
+            .entries
+            .iter()
+            .map(|e| (e.addr, self.arena.get(e.name_off, e.name_len)))
     }
 
     /// Number of text symbols (vmlinux and modules).
@@ -353,7 +555,7 @@ impl SymbolTable {
     /// Address of vmlinux text symbol `name` (a global one if there are
     /// several).
     pub fn address_of(&self, name: &str) -> Option<u64> {
-        let v = self.names.get(name)?;
+        let v = self.names.get(&self.arena, name)?;
         v.iter()
             .min_by_key(|&&(a, rank)| (rank, a))
             .map(|&(a, _)| a)
@@ -405,18 +607,21 @@ impl Resolver<'_> {
         } else {
             None
         };
-        let e = match (k, m) {
+        let t = self.table;
+        let (sorted, i) = match (k, m) {
             (Some(k), Some(m)) => {
-                if m.addr > k.addr {
-                    m
+                if t.modules.entries[m].addr > t.kernel.entries[k].addr {
+                    (&t.modules, m)
                 } else {
-                    k
+                    (&t.kernel, k)
                 }
             }
-            (k, m) => k.or(m)?,
+            (Some(k), None) => (&t.kernel, k),
+            (None, m) => (&t.modules, m?),
         };
+        let e = &sorted.entries[i];
         Some(Sym {
-            name: e.name.clone(),
+            name: sorted.name(&t.arena, i),
             offset: addr - e.addr,
             module: e.module.clone(),
         })
@@ -619,5 +824,78 @@ ffffffffc0002000 d test_data\t[test_lockup]
         assert_eq!(Sym::parse("foo+0x1/zz"), None);
         let (s, size) = Sym::parse_sized("foo+0x10/0x40").expect("parses");
         assert_eq!((s.offset, size), (0x10, Some(0x40)));
+    }
+
+    #[test]
+    fn fast_lines_parse_as_any_line() {
+        let lines = [
+            "ffffffff81000000 T foo",
+            "ffffffff81000000 t foo.cold",
+            "ffffffff81000000 W weak",
+            "ffffffff81000000 w weak2",
+            "ffffffff81000000 D data",
+            "ffffffff81000000 T",
+            "ffffffff81000000  T two_spaces",
+            "ffffffff81000000\tT tab",
+            "+fff T plus",
+            "0000000000000000ffff T twenty_digits",
+            "10000000000000000 T overflow",
+            "ffffffff8100000g T badhex",
+            "ffffffff81000000 T ctl\u{1}",
+            "ffffffff81000000 T del\u{7f}",
+            "ffffffff81000000 T utf8_\u{e9}",
+            "ffffffff81000000 T c1_\u{85}",
+            "ffffffff81000000 T name [module]",
+            "ffffffff81000000 TT long_type",
+            "ffffffff81000000 T name trailing ",
+            " ffffffff81000000 T leading",
+            "1 T one_digit",
+            "",
+        ];
+        for src in [Source::SystemMap, Source::Kallsyms] {
+            for l in lines {
+                let general = general_line(l, src).filter(|g| g.3.is_none());
+                match fast_line(l) {
+                    Some(Some((a, r, n))) => {
+                        assert_eq!(general, Some((a, r, n, None)), "{l:?}");
+                    }
+                    Some(None) => assert_eq!(general, None, "{l:?}"),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn name_index_finds_every_name_and_alias() {
+        let mut text = String::new();
+        for i in 0..5000u64 {
+            text.push_str(&format!(
+                "{:016x} t fn_{i}\n",
+                0xffff_ffff_8100_0000 + i * 64
+            ));
+        }
+        text.push_str("ffffffff82000000 t dup\nffffffff82000100 T dup\nffffffff82000200 t dup\n");
+        let t = SymbolTable::parse(&text, Source::SystemMap).expect("parses");
+        for i in [0u64, 1, 999, 4321, 4999] {
+            let want = 0xffff_ffff_8100_0000 + i * 64;
+            assert_eq!(t.address_of(&format!("fn_{i}")), Some(want));
+        }
+        assert_eq!(t.address_of("fn_5000"), None);
+        assert_eq!(t.address_of("fn_"), None);
+        let all: Vec<u64> = t.addresses_of("dup").collect();
+        assert_eq!(
+            all,
+            [
+                0xffff_ffff_8200_0000,
+                0xffff_ffff_8200_0100,
+                0xffff_ffff_8200_0200
+            ]
+        );
+        assert_eq!(
+            t.address_of("dup"),
+            Some(0xffff_ffff_8200_0100),
+            "the global one"
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! overwritten), checksums from [`Record::compute_csum`] and
 //! [`Header::compute_csum`].
 
+pub mod busy_trail;
 pub mod fuzz;
+pub mod kernel_map;
 pub mod scenarios;
 
 use crate::format::{

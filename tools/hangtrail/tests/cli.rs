@@ -457,3 +457,190 @@ fn vmlinux_shows_inline_frames_and_looks_up_frames_at_pc_minus_1() {
         "looked up at pc - 1: {f}"
     );
 }
+
+// ---------------------------------------------------------------- save --
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `save --previous PREVIOUS --dir DIR` plus `extra`.
+fn save(previous: &Path, dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "save",
+        "--previous",
+        previous.to_str().expect("utf-8"),
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    hangtrail(&args)
+}
+
+/// `NAME=value` fields of a native-protocol datagram's one-line values.
+fn journal_field<'a>(datagram: &'a str, name: &str) -> Option<&'a str> {
+    datagram
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A real guest's trail (a stall after lapic_shutdown, x86_64), saved with
+/// that boot's kallsyms: the files are what `decode` says of it, the journal
+/// entry carries the verdict, and a second run changes nothing.
+#[test]
+fn save_a_guest_trail_once() {
+    let fx = fixture("guest-v2-shootdown-stall-x86_64");
+    let dir = scratch("save-guest");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let sock = dir.join("journal");
+    let _ = std::fs::remove_file(&sock);
+    let rx = std::os::unix::net::UnixDatagram::bind(&sock).expect("binds");
+    rx.set_nonblocking(true).expect("nonblocking");
+    let ks = fx.join("kallsyms");
+    let args = [
+        "--kallsyms",
+        ks.to_str().expect("utf-8"),
+        "--journal-socket",
+        sock.to_str().expect("utf-8"),
+    ];
+    let prev = fx.join("trail.bin");
+    let o = save(&prev, &state, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let id = "b6a717cdf39670048819d7c7c1fbda15";
+    let saved = state.join(id);
+    assert!(
+        stdout(&o).starts_with(&format!(
+            "hangtrail: saved {}: hung on CPU 0",
+            saved.display()
+        )),
+        "{}",
+        stdout(&o)
+    );
+    let read = |p: &Path| std::fs::read(p).expect("reads");
+    assert_eq!(read(&saved.join("previous.bin")), read(&prev));
+    assert_eq!(
+        read(&saved.join("decode.json")),
+        read(&fx.join("expected.json"))
+    );
+    // decode.txt is expected.txt but for the input's name on line 1.
+    let txt = String::from_utf8(read(&saved.join("decode.txt"))).expect("utf-8");
+    let want = String::from_utf8(read(&fx.join("expected.txt"))).expect("utf-8");
+    assert_eq!(
+        txt.split_once('\n').map(|x| x.1),
+        want.split_once('\n').map(|x| x.1)
+    );
+
+    let mut buf = vec![0u8; 65536];
+    let n = rx.recv(&mut buf).expect("one journal entry");
+    let d = String::from_utf8_lossy(&buf[..n]).into_owned();
+    for (k, v) in [
+        ("MESSAGE_ID", "2c74ffa988ab48559b0f0484357b5783"),
+        ("PRIORITY", "3"),
+        ("HANGTRAIL_VERDICT", "hung"),
+        ("HANGTRAIL_REASON", "crash-path"),
+        ("HANGTRAIL_CPU", "0"),
+        ("HANGTRAIL_PC", "0xffffffff8cc3cae0"),
+        ("HANGTRAIL_SYMBOL", "lapic_shutdown+0x0"),
+        ("HANGTRAIL_BOOT_ID", id),
+        ("HANGTRAIL_DIR", saved.to_str().expect("utf-8")),
+    ] {
+        assert_eq!(journal_field(&d, k), Some(v), "{k} in {d}");
+    }
+    assert!(journal_field(&d, "MESSAGE")
+        .is_some_and(|m| m
+            .starts_with("hangtrail: previous boot stopped: hung on CPU 0 after lapic_shutdown")));
+
+    // Second run: exit 0, nothing written, nothing logged.
+    let before = read(&saved.join("decode.txt"));
+    let o = save(&prev, &state, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("nothing to do"), "{}", stdout(&o));
+    assert_eq!(read(&saved.join("decode.txt")), before);
+    assert!(rx.recv(&mut buf).is_err(), "a second journal entry");
+    assert_eq!(std::fs::read_dir(&state).expect("lists").count(), 1);
+}
+
+#[test]
+fn save_exit_codes() {
+    let dir = scratch("save-codes");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let quiet = ["--no-journal", "--no-kallsyms"];
+
+    // 3: nothing to save; nothing created.
+    let o = save(&dir.join("nope/previous"), &state, &quiet);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no previous trail"), "{}", stderr(&o));
+    assert!(!state.exists());
+
+    // 4: a corrupt header is kept raw, once; still 4 the second time.
+    let mut bad = scenarios::handoff().trail;
+    bad[80] ^= 1;
+    let t = write(&dir, "bad.bin", &bad);
+    for kept in ["kept raw in", "already kept in"] {
+        let o = save(&t, &state, &quiet);
+        assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("header checksum mismatch"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains(kept), "{}", stderr(&o));
+    }
+    let kept: Vec<_> = std::fs::read_dir(&state).expect("lists").collect();
+    assert_eq!(kept.len(), 1);
+    let kept = kept[0].as_ref().expect("entry").path();
+    assert_eq!(
+        std::fs::read(kept.join("previous.bin")).expect("reads"),
+        bad
+    );
+
+    // 5: the state dir cannot be made (a file is in the way).
+    let good = write(&dir, "good.bin", scenarios::handoff().trail);
+    let o = save(&good, &good.join("state"), &quiet);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("hangtrail: error: "),
+        "{}",
+        stderr(&o)
+    );
+
+    // 0 with a warning: no journal listening is not a failure.
+    let o = save(
+        &good,
+        &state,
+        &["--no-kallsyms", "--journal-socket", "/nonexistent/socket"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: journal /nonexistent/socket"));
+
+    // Usage errors stay 2.
+    let o = hangtrail(&["save", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Every synthetic trail and truncations of it: `save` never panics (exit
+/// 101) or crashes, whatever the bytes.
+#[test]
+fn save_never_panics() {
+    let dir = scratch("save-fuzz");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    for s in scenarios::all() {
+        for cut in [s.trail.len(), 20480 + 64 * 3 + 5, 20480, 300, 1] {
+            let t = write(&dir, "t.bin", &s.trail[..cut.min(s.trail.len())]);
+            let o = save(&t, &state, &["--no-journal", "--no-kallsyms"]);
+            assert!(
+                matches!(o.status.code(), Some(0 | 4)),
+                "{} cut {cut}: {:?} {}",
+                s.name,
+                o.status,
+                stderr(&o)
+            );
+        }
+    }
+}

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::format::{
-    HDR_CRASH_KERNEL_REACHED, HEADER_SIZE, MAGIC, NO_POINT, PAYLOAD_LEN, POINT_MISSING,
-    POINT_REFUSED, VERSION,
+    HDR_CRASH_KERNEL_REACHED, HDR_ENDED, HDR_RELEASED, HEADER_SIZE, MAGIC, NO_POINT, PAYLOAD_LEN,
+    POINT_MISSING, POINT_REFUSED, VERSION,
 };
 use crate::render;
 use crate::symbols::{Source, SymbolTable};
@@ -883,6 +883,28 @@ fn verdict_handoff() {
     );
     assert!(text(&d).contains("flags:       crash kernel reached"));
     assert_eq!(json(&d)["header"]["crash_kernel_reached"], true);
+}
+
+#[test]
+fn guard_flags_are_shown() {
+    // A crashed boot's trail: held by the next load.
+    let mut p = crash_points(2);
+    p.b.probe(1, p.panic, 0, REC_CRASH_PHASE);
+    let d = dec(&p.b.build());
+    assert!(text(&d).contains("held by the next load"));
+    assert_eq!(json(&d)["header"]["released"], false);
+    assert_eq!(json(&d)["header"]["ended"], false);
+    // Released: not held any more; the verdict does not change.
+    p.b.area.header.flags = HDR_RELEASED;
+    let r = dec(&p.b.build());
+    assert!(text(&r).contains("released") && !text(&r).contains("held by"));
+    assert_eq!(json(&r)["header"]["released"], true);
+    assert_eq!(r.verdict.state, d.verdict.state);
+    // Ended in order (rmmod, orderly reboot).
+    p.b.area.header.flags = HDR_ENDED;
+    let e = dec(&p.b.build());
+    assert!(text(&e).contains("ended in order") && !text(&e).contains("held by"));
+    assert_eq!(json(&e)["header"]["ended"], true);
 }
 
 #[test]

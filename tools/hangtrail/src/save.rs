@@ -1,0 +1,601 @@
+//! `hangtrail save`: keeps the previous boot's trail on disk, decoded, and
+//! says its verdict in the journal. Run once per boot by
+//! `hangtrail-save.service` (dist/), before anything can reload the module.
+//!
+//! `DIR/ID/` gets `previous.bin` (the raw trail), `decode.json` and
+//! `decode.txt`. `ID` is the trail's `boot_id` (random per module load, 32
+//! hex digits like journald's boot IDs): the same trail is saved once, a
+//! second run finds it and does nothing. A trail whose header does not parse
+//! is still kept, raw, under `unparsed-HASH`. Every directory is written
+//! under a temporary name and renamed into place, so a `DIR/ID` that exists
+//! is complete; nothing that exists is ever overwritten.
+
+use std::fmt;
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::decode::{decode, Decoded, Error, Options};
+use crate::journal::Entry;
+use crate::render;
+use crate::symbols::{Source, SymbolTable};
+use crate::verdict_core::State;
+
+/// Where hangtrail.ko exposes the trail it found at load.
+pub const PREVIOUS: &str = "/sys/kernel/debug/hangtrail/previous";
+/// Where trails are kept.
+pub const STATE_DIR: &str = "/var/lib/hangtrail";
+/// Symbols of the running kernel.
+pub const KALLSYMS: &str = "/proc/kallsyms";
+/// `MESSAGE_ID` of the journal entry (one per saved trail).
+pub const MESSAGE_ID: &str = "2c74ffa988ab48559b0f0484357b5783";
+/// A `previous` larger than this is not a trail copy (regions are MiBs).
+pub const MAX_TRAIL: u64 = 1 << 32;
+
+/// What to read and where to write.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The trail (`PREVIOUS`).
+    pub previous: PathBuf,
+    /// Where saved trails go (`STATE_DIR`).
+    pub state_dir: PathBuf,
+    /// Symbols to decode with, if readable (`KALLSYMS`).
+    pub kallsyms: Option<PathBuf>,
+    /// journald's native socket, or none for no entry.
+    pub journal: Option<PathBuf>,
+}
+
+/// What `save` did.
+#[derive(Debug)]
+pub enum Saved {
+    /// The trail was decoded and saved in `dir`.
+    New {
+        /// `STATE_DIR/ID`.
+        dir: PathBuf,
+        /// The journal entry (sent or not: see `journal_error`).
+        entry: Entry,
+        /// The verdict line.
+        line: String,
+        /// Why the symbols were not used, if they were not.
+        symbols_note: Option<String>,
+        /// Why the journal entry was not sent.
+        journal_error: Option<String>,
+    },
+    /// `dir` already holds this trail: nothing done.
+    Already {
+        /// The existing directory.
+        dir: PathBuf,
+    },
+    /// The trail does not parse; its raw bytes are in `dir` (new or not).
+    Unparsed {
+        /// `STATE_DIR/unparsed-HASH`.
+        dir: PathBuf,
+        /// Why it does not parse.
+        why: String,
+        /// Whether `dir` was written now.
+        new: bool,
+        /// Why the journal entry was not sent.
+        journal_error: Option<String>,
+    },
+}
+
+/// Why nothing was saved.
+#[derive(Debug)]
+pub enum Failure {
+    /// No trail to save (no `previous`, empty, or unreadable).
+    NoTrail(String),
+    /// Writing `path` failed.
+    Write(PathBuf, io::Error),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoTrail(m) => f.write_str(m),
+            Self::Write(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+/// 32 lowercase hex digits, as the decoder prints the boot id.
+pub fn boot_id_hex(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// FNV-1a, 64 bit: names a trail whose header (and boot id) is unusable.
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Journal priority of a verdict: a hang is an error, a crash that did not
+/// reach or confirm the crash kernel a warning, a kdump that was reached a
+/// notice, anything else information.
+pub fn priority(state: State) -> u8 {
+    match state {
+        State::Hung => 3,
+        State::Unconfirmed | State::NoKdump => 4,
+        State::Handoff => 5,
+        State::Empty | State::Rebooted | State::NoCrash => 6,
+    }
+}
+
+fn read_previous(path: &Path) -> Result<Vec<u8>, Failure> {
+    let none = |m: String| Failure::NoTrail(format!("{}: {m}", path.display()));
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = path.parent().filter(|d| d.is_dir());
+            return Err(none(if dir.is_some() {
+                "no previous trail (hangtrail.ko found none at load)".into()
+            } else {
+                "no previous trail (hangtrail.ko not loaded, or debugfs not mounted)".into()
+            }));
+        }
+        Err(e) => return Err(none(e.to_string())),
+    };
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(f, MAX_TRAIL + 1), &mut bytes)
+        .map_err(|e| none(e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(none("empty: no previous trail".into()));
+    }
+    if bytes.len() as u64 > MAX_TRAIL {
+        return Err(none(format!("larger than {MAX_TRAIL} bytes: not a trail")));
+    }
+    Ok(bytes)
+}
+
+/// Symbols from `path` if it is readable and usable (`/proc/kallsyms` as
+/// root); why not otherwise.
+fn symbols(path: &Path) -> Result<SymbolTable, String> {
+    let text = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    SymbolTable::parse_bytes(&text, Source::Kallsyms)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Decodes with `kallsyms` if they fit the trail, else without: a trail of
+/// another kernel build must still be saved.
+fn decode_best(bytes: &[u8], kallsyms: Option<&Path>) -> Result<(Decoded, Option<String>), Error> {
+    let table = kallsyms.map(symbols);
+    if let Some(Ok(t)) = &table {
+        let opts = Options {
+            symbols: Some(t),
+            ..Options::default()
+        };
+        match decode(bytes, &opts) {
+            Ok(d) => return Ok((d, None)),
+            Err(e @ Error::Header(_)) => return Err(e),
+            Err(e) => {
+                let p = kallsyms.map_or_else(String::new, |p| p.display().to_string());
+                let note = format!("{p}: {e}; decoded without symbols");
+                return decode(bytes, &Options::default()).map(|d| (d, Some(note)));
+            }
+        }
+    }
+    let note = match table {
+        Some(Err(e)) => Some(format!("{e}; decoded without symbols")),
+        _ => None,
+    };
+    decode(bytes, &Options::default()).map(|d| (d, note))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let w = |e| Failure::Write(path.to_path_buf(), e);
+    let mut f = File::create_new(path).map_err(w)?;
+    f.write_all(bytes).map_err(w)?;
+    f.sync_all().map_err(w)
+}
+
+/// Writes `files` into a new directory `state_dir/id`: into a temporary
+/// directory first, renamed into place. `Ok(false)`: `id` exists already.
+fn store(state_dir: &Path, id: &str, files: &[(&str, &[u8])]) -> Result<bool, Failure> {
+    let dest = state_dir.join(id);
+    if dest.exists() {
+        return Ok(false);
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .map_err(|e| Failure::Write(state_dir.to_path_buf(), e))?;
+    let tmp = state_dir.join(format!(".{id}.tmp{}", std::process::id()));
+    // A leftover of an interrupted run of this pid: never a saved trail.
+    let _ = fs::remove_dir_all(&tmp);
+    DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(|e| Failure::Write(tmp.clone(), e))?;
+    let result = files
+        .iter()
+        .try_for_each(|(name, bytes)| write_file(&tmp.join(name), bytes))
+        .and_then(|()| match fs::rename(&tmp, &dest) {
+            Ok(()) => Ok(true),
+            // Saved meanwhile by another run: rename() never replaces a
+            // non-empty directory.
+            Err(_) if dest.join("previous.bin").exists() => Ok(false),
+            Err(e) => Err(Failure::Write(dest.clone(), e)),
+        });
+    if !matches!(result, Ok(true)) {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    if let Ok(true) = result {
+        // The rename, durable.
+        if let Ok(d) = File::open(state_dir) {
+            let _ = d.sync_all();
+        }
+    }
+    result
+}
+
+fn send(entry: &Entry, socket: Option<&Path>) -> Option<String> {
+    let s = socket?;
+    entry
+        .send(s)
+        .err()
+        .map(|e| format!("journal {}: {e}", s.display()))
+}
+
+/// The verdict line with the decoder's names, without `verdict: `.
+pub fn verdict_line(d: &Decoded) -> &str {
+    let l = &d.verdict.line;
+    l.strip_prefix("verdict: ").unwrap_or(l)
+}
+
+/// The journal entry for a decoded trail saved in `dir`.
+pub fn entry(d: &Decoded, dir: &Path) -> Entry {
+    let v = &d.verdict;
+    let mut e = Entry::new();
+    let mut add = |k: &str, v: &str| {
+        // The names are this file's constants: valid.
+        let _ = e.add(k, v);
+    };
+    add(
+        "MESSAGE",
+        &format!("hangtrail: previous boot stopped: {}", verdict_line(d)),
+    );
+    add("MESSAGE_ID", MESSAGE_ID);
+    add("PRIORITY", &priority(v.state).to_string());
+    add("SYSLOG_IDENTIFIER", "hangtrail");
+    add("HANGTRAIL_VERDICT", v.state.name());
+    if let Some(r) = v.reason {
+        add("HANGTRAIL_REASON", r.name());
+    }
+    if let Some(c) = v.cpu {
+        add("HANGTRAIL_CPU", &c.to_string());
+    }
+    if let Some(r) = &v.last {
+        add("HANGTRAIL_PC", &format!("{:#x}", r.pc()));
+        if let Some(s) = &r.sym {
+            add("HANGTRAIL_SYMBOL", &s.to_string());
+        }
+        add("HANGTRAIL_LOCATION", &r.location());
+    }
+    if let Some(n) = &v.next_expected {
+        add("HANGTRAIL_NEXT_EXPECTED", n);
+    }
+    add("HANGTRAIL_SUMMARY", &v.summary);
+    add("HANGTRAIL_BOOT_ID", &boot_id_hex(&d.header.boot_id));
+    add("HANGTRAIL_RELEASE", &d.release());
+    add("HANGTRAIL_DIR", &dir.display().to_string());
+    e
+}
+
+/// Saves the trail at `cfg.previous` (see the module documentation).
+pub fn save(cfg: &Config) -> Result<Saved, Failure> {
+    let bytes = read_previous(&cfg.previous)?;
+    let (d, symbols_note) = match decode_best(&bytes, cfg.kallsyms.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return save_unparsed(cfg, &bytes, e.to_string()),
+    };
+    let id = boot_id_hex(&d.header.boot_id);
+    let dir = cfg.state_dir.join(&id);
+    if dir.exists() {
+        return Ok(Saved::Already { dir });
+    }
+    let source = cfg.previous.display().to_string();
+    let mut json = Vec::new();
+    let mut text = Vec::new();
+    // Into memory: cannot fail.
+    let _ = render::json(&d, &mut json);
+    let _ = render::text(&d, &source, &mut text);
+    let files: [(&str, &[u8]); 3] = [
+        ("previous.bin", &bytes),
+        ("decode.json", &json),
+        ("decode.txt", &text),
+    ];
+    if !store(&cfg.state_dir, &id, &files)? {
+        return Ok(Saved::Already { dir });
+    }
+    let entry = entry(&d, &dir);
+    let journal_error = send(&entry, cfg.journal.as_deref());
+    Ok(Saved::New {
+        line: verdict_line(&d).to_string(),
+        dir,
+        entry,
+        symbols_note,
+        journal_error,
+    })
+}
+
+/// After the trail is on disk: releases it if hangtrail.ko holds it (the
+/// overwrite guard's `release` file beside `previous`), so that the next load
+/// records again. `Ok(false)`: nothing held (no such file).
+pub fn release_held(previous: &Path) -> io::Result<bool> {
+    let file = previous.with_file_name("release");
+    if !file.exists() {
+        return Ok(false);
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&file)?
+        .write_all(b"release\n")?;
+    Ok(true)
+}
+
+fn save_unparsed(cfg: &Config, bytes: &[u8], why: String) -> Result<Saved, Failure> {
+    let id = format!("unparsed-{:016x}", fnv64(bytes));
+    let dir = cfg.state_dir.join(&id);
+    let new = store(&cfg.state_dir, &id, &[("previous.bin", bytes)])?;
+    let mut journal_error = None;
+    if new {
+        let mut e = Entry::new();
+        let mut add = |k: &str, v: &str| {
+            let _ = e.add(k, v);
+        };
+        add(
+            "MESSAGE",
+            &format!(
+                "hangtrail: previous trail does not parse ({why}); raw copy in {}",
+                dir.display()
+            ),
+        );
+        add("MESSAGE_ID", MESSAGE_ID);
+        add("PRIORITY", "4");
+        add("SYSLOG_IDENTIFIER", "hangtrail");
+        add("HANGTRAIL_VERDICT", "unparsed");
+        add("HANGTRAIL_DIR", &dir.display().to_string());
+        journal_error = send(&e, cfg.journal.as_deref());
+    }
+    Ok(Saved::Unparsed {
+        dir,
+        why,
+        new,
+        journal_error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::scenarios;
+    use std::os::unix::net::UnixDatagram;
+
+    struct Tmp(PathBuf);
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+    fn tmp(name: &str) -> Tmp {
+        let p = std::env::temp_dir().join(format!("hangtrail-save-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+    fn config(t: &Tmp, trail: &[u8]) -> Config {
+        let prev = t.0.join("previous");
+        fs::write(&prev, trail).unwrap();
+        Config {
+            previous: prev,
+            state_dir: t.0.join("state"),
+            kallsyms: None,
+            journal: None,
+        }
+    }
+    /// The fields of a datagram with single-line values only.
+    fn lines(d: &[u8]) -> Vec<(String, String)> {
+        String::from_utf8_lossy(d)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn saves_once_and_logs_once() {
+        let t = tmp("once");
+        let s = scenarios::handoff();
+        let mut cfg = config(&t, &s.trail);
+        let map = t.0.join("System.map");
+        fs::write(&map, &s.system_map).unwrap();
+        cfg.kallsyms = Some(map);
+        let sock = t.0.join("journal");
+        let rx = UnixDatagram::bind(&sock).unwrap();
+        rx.set_nonblocking(true).unwrap();
+        cfg.journal = Some(sock);
+
+        let Saved::New {
+            dir,
+            journal_error,
+            symbols_note,
+            ..
+        } = save(&cfg).unwrap()
+        else {
+            panic!("not saved")
+        };
+        assert_eq!(journal_error, None);
+        assert_eq!(symbols_note, None);
+        assert_eq!(fs::read(dir.join("previous.bin")).unwrap(), s.trail);
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("decode.json")).unwrap()).unwrap();
+        assert_eq!(json["verdict"]["state"], "handoff");
+        let id = json["header"]["boot_id"].as_str().unwrap();
+        assert_eq!(dir, cfg.state_dir.join(id));
+        let text = fs::read_to_string(dir.join("decode.txt")).unwrap();
+        assert!(text.lines().last().unwrap().starts_with("verdict: "));
+
+        let mut buf = [0u8; 65536];
+        let n = rx.recv(&mut buf).unwrap();
+        let f = lines(&buf[..n]);
+        let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("MESSAGE_ID"), Some(MESSAGE_ID));
+        assert_eq!(get("HANGTRAIL_VERDICT"), Some("handoff"));
+        assert_eq!(get("PRIORITY"), Some("5"));
+        assert_eq!(get("HANGTRAIL_BOOT_ID"), Some(id));
+        assert_eq!(get("HANGTRAIL_DIR"), Some(dir.to_str().unwrap()));
+        let line = json["verdict"]["line"].as_str().unwrap();
+        let line = line.strip_prefix("verdict: ").unwrap();
+        assert_eq!(
+            get("MESSAGE"),
+            Some(format!("hangtrail: previous boot stopped: {line}").as_str())
+        );
+        let cpu = json["verdict"]["cpu"].as_u64().unwrap().to_string();
+        assert_eq!(get("HANGTRAIL_CPU"), Some(cpu.as_str()));
+        let last = &json["verdict"]["last"];
+        assert_eq!(get("HANGTRAIL_PC"), last["pc_hex"].as_str());
+        let sym = format!(
+            "{}+{:#x}",
+            last["symbol"].as_str().unwrap(),
+            last["offset"].as_u64().unwrap()
+        );
+        assert_eq!(get("HANGTRAIL_SYMBOL"), Some(sym.as_str()));
+
+        // Again: nothing written, nothing logged; the files are unchanged
+        // even if `previous` now says something else (same boot id).
+        fs::write(dir.join("decode.txt"), "edited").unwrap();
+        let Saved::Already { dir: d2 } = save(&cfg).unwrap() else {
+            panic!("saved twice")
+        };
+        assert_eq!(d2, dir);
+        assert_eq!(fs::read(dir.join("decode.txt")).unwrap(), b"edited");
+        assert!(rx.recv(&mut buf).is_err(), "a second journal entry");
+        // No temporary directory left behind.
+        let names: Vec<_> = fs::read_dir(&cfg.state_dir).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn symbols_that_do_not_fit_are_dropped() {
+        let t = tmp("nofit");
+        let mut cfg = config(&t, &scenarios::handoff().trail);
+        let other = t.0.join("kallsyms");
+        fs::write(&other, "ffffffff81000000 T other\n").unwrap();
+        cfg.kallsyms = Some(other);
+        let Saved::New { symbols_note, .. } = save(&cfg).unwrap() else {
+            panic!("not saved")
+        };
+        assert!(symbols_note.unwrap().contains("decoded without symbols"));
+        cfg.kallsyms = Some(t.0.join("missing"));
+        cfg.state_dir = t.0.join("state2");
+        let Saved::New { symbols_note, .. } = save(&cfg).unwrap() else {
+            panic!("not saved")
+        };
+        assert!(symbols_note.unwrap().contains("No such file"));
+    }
+
+    #[test]
+    fn no_trail() {
+        let t = tmp("none");
+        let mut cfg = config(&t, b"");
+        for (prev, want) in [
+            (cfg.previous.clone(), "empty"),
+            (t.0.join("missing"), "found none at load"),
+            (t.0.join("nodir/previous"), "not loaded"),
+            (t.0.clone(), "Is a directory"),
+        ] {
+            cfg.previous = prev;
+            match save(&cfg) {
+                Err(Failure::NoTrail(m)) => assert!(m.contains(want), "{m}"),
+                r => panic!("{r:?}"),
+            }
+        }
+        assert!(!cfg.state_dir.exists());
+    }
+
+    #[test]
+    fn unparsed_kept_raw_once() {
+        let t = tmp("unparsed");
+        let mut bad = scenarios::handoff().trail;
+        bad[80] ^= 1;
+        let cfg = config(&t, &bad);
+        let Saved::Unparsed { dir, why, new, .. } = save(&cfg).unwrap() else {
+            panic!("parsed")
+        };
+        assert!(new && why.contains("checksum"), "{why}");
+        assert_eq!(fs::read(dir.join("previous.bin")).unwrap(), bad);
+        assert!(!dir.join("decode.json").exists());
+        let Saved::Unparsed { dir: d2, new, .. } = save(&cfg).unwrap() else {
+            panic!("parsed")
+        };
+        assert!(!new);
+        assert_eq!(d2, dir);
+    }
+
+    #[test]
+    fn write_failure_leaves_nothing() {
+        let t = tmp("wfail");
+        let mut cfg = config(&t, &scenarios::handoff().trail);
+        // A file where the state directory should be.
+        cfg.state_dir = cfg.previous.join("state");
+        assert!(matches!(save(&cfg), Err(Failure::Write(..))));
+        let ro = t.0.join("ro");
+        fs::create_dir(&ro).unwrap();
+        cfg.state_dir = ro.clone();
+        let mut p = fs::metadata(&ro).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o500);
+        fs::set_permissions(&ro, p).unwrap();
+        // root ignores the mode: only a non-root run can see this fail.
+        if fs::write(ro.join("probe"), "").is_err() {
+            assert!(matches!(save(&cfg), Err(Failure::Write(..))));
+            assert_eq!(fs::read_dir(&ro).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn journal_unreachable_is_reported_not_fatal() {
+        let t = tmp("nojournal");
+        let mut cfg = config(&t, &scenarios::kexec_load_hang().trail);
+        cfg.journal = Some(t.0.join("no-socket"));
+        let Saved::New {
+            journal_error,
+            dir,
+            entry,
+            ..
+        } = save(&cfg).unwrap()
+        else {
+            panic!("not saved")
+        };
+        assert!(journal_error.unwrap().contains("no-socket"));
+        assert!(dir.join("decode.txt").exists());
+        let v = entry
+            .fields()
+            .iter()
+            .find(|(k, _)| k == "HANGTRAIL_VERDICT");
+        assert_eq!(v.map(|(_, v)| v.as_slice()), Some(&b"hung"[..]));
+        let p = entry.fields().iter().find(|(k, _)| k == "PRIORITY");
+        assert_eq!(p.map(|(_, v)| v.as_slice()), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn releases_only_a_held_trail() {
+        let t = tmp("release");
+        let prev = t.0.join("previous");
+        fs::write(&prev, b"trail").unwrap();
+        assert!(
+            !release_held(&prev).unwrap(),
+            "nothing held: nothing written"
+        );
+        assert!(!t.0.join("release").exists());
+        let file = t.0.join("release");
+        fs::write(&file, b"").unwrap();
+        assert!(release_held(&prev).unwrap());
+        assert_eq!(fs::read(&file).unwrap(), b"release\n");
+        // A release the kernel refuses (here: a directory) is an error.
+        fs::remove_file(&file).unwrap();
+        fs::create_dir(&file).unwrap();
+        assert!(release_held(&prev).is_err());
+    }
+}
