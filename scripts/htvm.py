@@ -1044,7 +1044,11 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None)
         f"{units}/ht-scenario.service": DEBIAN_UNIT.encode(),
         f"{units}/kdump-tools-dump.service.d/ht-boot.conf": DEBIAN_CRASH_DROPIN.encode(),
     }, links=[(f"{units}/multi-user.target.wants/ht-scenario.service",
-               f"{units}/ht-scenario.service")])
+               f"{units}/ht-scenario.service"),
+              # The console is the runner's: no login prompt on it (its
+              # "login: " has no newline, and the next HT- line would
+              # follow it on the same line).
+              (f"{units}/serial-getty@{arch.console}.service", "/dev/null")])
     sock = out / "monitor.sock"
     cmd = arch.qemu + ["-smp", str(cpus), "-kernel", str(db.image / "vmlinuz"),
                        "-drive", f"file={disk},format=raw,if=virtio",
