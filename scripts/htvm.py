@@ -31,6 +31,11 @@ each file is a block
 
 Every run has a timeout; a failure says what failed and shows the last
 console lines.
+
+The Debian guests (debian-kdump, debian-stall; run_debian) boot a disk
+image scripts/build-rootfs made, with systemd as init: their driver
+(selftests/guest/debian-run) says the same HT- lines through /dev/kmsg,
+and the runner reads the results off the disk image once QEMU has exited.
 """
 
 import base64
