@@ -681,7 +681,9 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
             for ln in con.since(seen):
                 seen += 1
                 if ln.startswith("HT-BOOT "):
-                    boots.append(ln.split()[1])
+                    # The word only: a kernel message can run on in the same
+                    # console line ("HT-BOOT first[    1.39] input: ...").
+                    boots.append(re.match(r"HT-BOOT ([a-z]+)", ln).group(1))
                     triggered = False
                 elif ln.startswith("HT-RESET-RANDOM"):
                     delays.append(round(random.uniform(*sc.reset_delay), 3))
