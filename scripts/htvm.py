@@ -829,7 +829,9 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                 # the printk timestamp first.
                 ln = PRINTK_TIME.sub("", ln, count=1)
                 if ln.startswith("HT-BOOT "):
-                    boots.append(ln.split()[1])
+                    # The word only: a kernel message can run on in the same
+                    # console line ("HT-BOOT first[    1.39] input: ...").
+                    boots.append(re.match(r"HT-BOOT ([a-z]+)", ln).group(1))
                     triggered = False
                 elif ln.startswith("HT-RESET-RANDOM"):
                     delays.append(round(random.uniform(*sc.reset_delay), 3))
