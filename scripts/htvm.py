@@ -622,6 +622,13 @@ class Console:
         with self._lock:
             return self.lines[i:]
 
+    def reading(self):
+        """Whether the reader has not yet seen the end of QEMU's output."""
+        return self._t.is_alive()
+
+    def wait_eof(self, seconds):
+        self._t.join(seconds)
+
     def silent_for(self):
         with self._lock:
             return time.monotonic() - self.last
@@ -820,7 +827,7 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
     reset delays); raises RunError with the console's tail."""
     sc = SCENARIOS[sc_name]
     start, seen, resets, boots, triggered, ended = time.monotonic(), 0, 0, [], False, None
-    reset_at, delays = None, []
+    reset_at, delays, drained = None, [], False
     try:
         while True:
             for ln in con.since(seen):
@@ -850,6 +857,12 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
             if ended is not None and (q.poll() is not None or time.monotonic() - ended > end_grace):
                 break
             if q.poll() is not None:
+                if con.reading() and not drained:
+                    # QEMU's last lines (HT-END among them) may still be on
+                    # their way through the reader: take them first.
+                    con.wait_eof(5)
+                    drained = True
+                    continue
                 raise RunError(f"QEMU exited ({q.returncode}) before the scenario ended")
             if reset_at is not None and time.monotonic() >= reset_at:
                 monitor(sock, "system_reset")
