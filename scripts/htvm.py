@@ -279,9 +279,10 @@ SCENARIOS = {
     "pseudo-nmi": Scenario(append="watchdog_thresh=3", silence=120, timeout=420, script="stale-cpu",
                            arches=("arm64-pnmi",)),
     # Debian guests: systemd, kdump-tools' own service loads the crash
-    # kernel. debian-kdump: sysrq-c, kdump-tools saves a vmcore in the crash
-    # kernel and reboots.
-    "debian-kdump": Scenario(debian="plain", timeout=900, silence=120, arches=("x86_64",)),
+    # kernel, hangtrail installed by `make install`. debian-kdump: sysrq-c,
+    # hangtrail.ko in kdump-tools' initramfs marks the trail, kdump-tools
+    # saves a vmcore and reboots; hangtrail-save.service at the next boot.
+    "debian-kdump": Scenario(debian="hangtrail", timeout=900, silence=120, arches=("x86_64",)),
     # debian-stall: hangtrail loaded at boot stalls the crash path in
     # machine_kexec (its parameter from the command line, as modprobe takes
     # hangtrail.PARAM=); warm reset; hangtrail-save.service at the next boot.
@@ -1002,7 +1003,8 @@ WantedBy=multi-user.target
 
 # In the crash kernel, kdump-tools-dump.service is the whole boot.
 DEBIAN_CRASH_DROPIN = """[Service]
-ExecStartPre=/bin/sh -c 'echo "HT-BOOT crash" > /dev/kmsg; echo "HT-UNAME $(uname -r)" > /dev/kmsg'
+ExecStartPre=/bin/sh -c 'echo "HT-BOOT crash" > /dev/kmsg; \
+    echo "HT-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" > /dev/kmsg; echo "HT-UNAME $(uname -r)" > /dev/kmsg'
 """
 
 
