@@ -1468,6 +1468,16 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(max(1, len(arches))) as ex:
         for f in [ex.submit(htvm.prepare, arch) for arch in arches]:
             f.result()
+    # The Debian images too (a kernel package build on a fresh machine): now,
+    # while no guest runs, not in the middle of a lane where the build would
+    # starve the other lane's guest. A failure here is the Debian tests' own
+    # (they retry the build and report it), not every test's.
+    for arch, flavour in sorted({(p[1], htvm.SCENARIOS[p[2]].debian) for p in plan
+                                 if htvm.SCENARIOS[p[2]].debian}):
+        try:
+            htvm.prepare_debian(arch, flavour)
+        except Exception as e:  # noqa: BLE001 - reported by the tests that need it
+            htvm.log(f"Debian {arch} rootfs ({flavour}) failed: {str(e).splitlines()[0]}")
     results = {}
     # One guest at a time per arch: a variant's runs (arm64-pnmi) follow its
     # arch's.
