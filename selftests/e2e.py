@@ -1203,7 +1203,9 @@ def check_reserve_mem(r, c):
         c.that(in_ram, f"the region is System RAM (the vmap path): {addr:#x} in "
                f"{[(hex(a), hex(b)) for a, b in ram]}")
         c.eq(r.value("HT-IOMEM-CLAIM"), "0", "System RAM: no /proc/iomem claim of its own")
-    dm = r.values("HT-REGION-DMESG")
+    # The reload's dmesg, sent on the file channel (a console line can be
+    # cut by a kernel message).
+    dm = r.files["region-dmesg.txt"].read_text().splitlines() if "region-dmesg.txt" in r.files else []
     want = (f"hangtrail: region {addr:#x}+{size:#x} from {source}: a crash kernel needs "
             f"mem_address={addr:#x} mem_size={size:#x}")
     c.that(dm and all(d == want for d in dm), f"dmesg names the address: {dm!r}, want {want!r}")
