@@ -22,7 +22,7 @@
 use core::fmt::{self, Write};
 
 use crate::format::{
-    cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED,
+    cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_ENDED,
     HDR_POST_NOTIFIERS, KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT, MAX_POINTS, NO_POINT, PAYLOAD_LEN,
     REC_CRASH_PHASE, REC_IDLE, REC_LOAD_PHASE, REC_STOPPED, REC_USER, SAMPLES_PER_CPU,
 };
@@ -849,13 +849,24 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         at(&mut v, cpus, reboot.cpu as usize);
         return v;
     }
+    let l = f.last;
+    if h.flags & HDR_ENDED != 0 {
+        // Ended in order (rmmod, or an orderly reboot with no record of its
+        // own): the machine went on after whatever its samples show (a vCPU
+        // the host starved, a long stop_machine), so no hang rule applies.
+        v.state = State::NoCrash;
+        if has(&l) {
+            v.cpu = Some(l.cpu);
+            v.last = l;
+        }
+        return v;
+    }
     let hung = |v: &mut Verdict, cpus: &[CpuState], cpu: usize, why: Reason| {
         at(v, cpus, cpu);
         v.state = State::Hung;
         v.reason = Some(why);
         v.next = next_expected(t, &v.last, Step::None, false);
     };
-    let l = f.last;
     // The load never returned, and its CPU did not go back to idle or
     // user mode well after it (a missed kretprobe leaves no return record).
     let went_on = |c: &CpuState| {

@@ -37,7 +37,7 @@ load_by_name() {
 	echo "HT-INSMOD $rc"
 	[ $rc = 0 ] || return $rc
 	echo "HT-REGION $(cat $D/region)"
-	dmesg | grep 'hangtrail: region ' | tail -n 1 | sed 's/^\[[^]]*\] /HT-REGION-DMESG /'
+	dmesg | grep 'hangtrail: region 0x' | tail -n 1 | sed 's/^\[[^]]*\] /HT-REGION-DMESG /'
 }
 
 # mem_address=... mem_size=... -> "address size"
@@ -73,6 +73,9 @@ first() {
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
 	dmesg -c >/dev/null
 	load_by_name || ht_fail "insmod $(by_source)"
+	# The load's dmesg line, on the file channel (no console interleaving).
+	dmesg | grep 'hangtrail: region 0x' | sed 's/^\[[^]]*\] //' > /tmp/region-dmesg
+	ht_send /tmp/region-dmesg region-dmesg.txt
 	ht_send /proc/kallsyms kallsyms
 	# For the crash kernel: the first kernel's address, in the control page.
 	ht_control_write 2 "$A"
@@ -96,7 +99,7 @@ crash() {
 	# shellcheck disable=SC2086
 	insmod /lib/modules/hangtrail.ko "$@" $HT_PARAMS
 	echo "HT-INSMOD $?"
-	dmesg | grep 'hangtrail: region ' | tail -n 1 | sed 's/^\[[^]]*\] /HT-CRASH-REGION-DMESG /'
+	dmesg | grep 'hangtrail: region 0x' | tail -n 1 | sed 's/^\[[^]]*\] /HT-CRASH-REGION-DMESG /'
 	echo "HT-CRASH-REGION $(cat $D/region)"
 	ht_send $D/previous crash-previous.bin
 	# The first kernel boots again from here (a warm reset keeps RAM).

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use hangtrail::decode::{decode, Decoded, Options};
 use hangtrail::format::{
-    Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, NO_POINT, RECORD_SIZE,
+    Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_ENDED, NO_POINT, RECORD_SIZE,
     REC_CRASH_PHASE, V1_POINTS_OFFSET, V1_POINT_SIZE,
 };
 use hangtrail::symbols::{Source, SymbolTable};
@@ -119,9 +119,17 @@ impl Image {
 
     /// Clears header flags and reseals the header.
     fn clear_header_flags(&mut self, flags: u32) {
-        let mut v = u32::from_le_bytes(self.bytes[48..52].try_into().expect("4 bytes"));
-        v &= !flags;
-        self.bytes[48..52].copy_from_slice(&v.to_le_bytes());
+        self.edit_header_flags(|v| v & !flags);
+    }
+
+    /// Sets header flags and reseals the header.
+    fn set_header_flags(&mut self, flags: u32) {
+        self.edit_header_flags(|v| v | flags);
+    }
+
+    fn edit_header_flags(&mut self, f: impl Fn(u32) -> u32) {
+        let v = u32::from_le_bytes(self.bytes[48..52].try_into().expect("4 bytes"));
+        self.bytes[48..52].copy_from_slice(&f(v).to_le_bytes());
         fix_header_csum(&mut self.bytes);
     }
 
@@ -434,4 +442,36 @@ fn an_emergency_restart_is_a_reboot() {
         "the stuck CPU is still listed: {}",
         v.summary
     );
+}
+
+/// A trail that ended in order (rmmod, or an orderly reboot: `HDR_ENDED`) is
+/// no hang, whatever its samples show. The rule's defeat: the same trails
+/// without the flag are hangs (stuck samples; a silent CPU).
+#[test]
+fn an_ended_trail_is_no_hang() {
+    let stuck = Variant {
+        name: "report-hang, ended",
+        from: "guest-report-hang-x86_64",
+        image: Image::load("guest-report-hang-x86_64"),
+    };
+    for (mut v, reason) in [
+        (stuck, Reason::StuckSamples),
+        (silent_cpu(), Reason::Silent),
+    ] {
+        let before = dec(&v, None).verdict;
+        assert_eq!(
+            (before.state, before.reason),
+            (State::Hung, Some(reason)),
+            "{}",
+            v.name
+        );
+        v.image.set_header_flags(HDR_ENDED);
+        let after = dec(&v, None).verdict;
+        assert_eq!(
+            (after.state, after.reason),
+            (State::NoCrash, None),
+            "{}",
+            v.name
+        );
+    }
 }
