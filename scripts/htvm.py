@@ -650,6 +650,18 @@ class Console:
 
 
 PRINTK_TIME = re.compile(r"^\[ *\d+\.\d+\] ")
+# An HT- line said through /dev/kmsg, wherever it starts in a console line:
+# under systemd a process's own console output ("[  OK  ] ...") can be cut
+# by a kernel message, which then starts mid-line.
+KMSG_HT = re.compile(r"\[ *\d+\.\d+\] (HT-[A-Z][A-Z-]*(?: .*)?)$")
+
+
+def ht_line(ln):
+    """A console line as the HT- protocol reads it: an HT- message said
+    through /dev/kmsg, from its printk timestamp on, or else the line
+    without a leading printk timestamp."""
+    m = KMSG_HT.search(ln)
+    return m.group(1) if m else PRINTK_TIME.sub("", ln, count=1)
 
 
 @dataclasses.dataclass
@@ -684,7 +696,7 @@ class Result:
 
     def values(self, key):
         """The rest of every console line starting with `key ` (as above)."""
-        lines = (PRINTK_TIME.sub("", ln, count=1) for ln in self.lines)
+        lines = (ht_line(ln) for ln in self.lines)
         return [ln[len(key) + 1 :] for ln in lines if ln.startswith(key + " ")]
 
     def json(self, name="decode.json"):
@@ -841,7 +853,7 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                 seen += 1
                 # A line said through /dev/kmsg (the Debian guests' way) has
                 # the printk timestamp first.
-                ln = PRINTK_TIME.sub("", ln, count=1)
+                ln = ht_line(ln)
                 if ln.startswith("HT-BOOT "):
                     # The word only: a kernel message can run on in the same
                     # console line ("HT-BOOT first[    1.39] input: ...").
@@ -1040,9 +1052,12 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None)
     lib = "/usr/local/lib/hangtrail-test"
     units = "/etc/systemd/system"
     script = sc.script or sc_name
+    # systemd.show_status=false: fewer lines of systemd's own on the console
+    # the runner reads.
     cmdline = " ".join(a for a in (
         f"console={arch.console}", arch.boot_args, "root=/dev/vda rw", arch.reserve,
-        "crashkernel=256M", arch.append, "printk.devkmsg=on", sc.append, append) if a)
+        "crashkernel=256M", arch.append, "printk.devkmsg=on systemd.show_status=false",
+        sc.append, append) if a)
     # The crash kernel's command line: kdump-config takes /proc/cmdline
     # without crashkernel= and runs the kexec command through `eval`, which
     # turns x86's memmap=SIZE$ADDR into memmap=SIZE/usr/sbin/kdump-configADDR
@@ -1127,7 +1142,7 @@ def boot_timings(lines, times, start):
     HT-TRIGGERED line and to HT-END: how long each boot took under TCG."""
     marks, last = [], start
     for ln, t in zip(lines, times):
-        ln = PRINTK_TIME.sub("", ln, count=1)
+        ln = ht_line(ln)
         if ln.startswith(("HT-BOOT ", "HT-TRIGGERED", "HT-END")):
             marks.append([" ".join(ln.split()[:2]), round(t - last, 1)])
             last = t
