@@ -56,6 +56,15 @@ ht_insmod() {
 	return $rc
 }
 
+# One load that must be refused: prints HT-CASE name rc last-hangtrail-dmesg-line.
+ht_refused() {	# name, insmod args...
+	name=$1; shift
+	dmesg -c >/dev/null
+	insmod /lib/modules/hangtrail.ko "$@" 2>/dev/null
+	rc=$?
+	echo "HT-CASE $name $rc $(dmesg | grep 'hangtrail:' | tail -n 1 | sed 's/^\[[^]]*\] //')"
+}
+
 # Loads the kdump crash kernel: the same image, with the crash initramfs.
 # Said through printk: a crash may follow at once, and tty output still
 # queued then is lost (see ht_triggered).

@@ -4,17 +4,9 @@
 # node, and maps nothing; a region given by address still loads (the node is
 # consulted only when no region is given).
 
-bad() {	# name, insmod args...
-	name=$1; shift
-	dmesg -c >/dev/null
-	insmod /lib/modules/hangtrail.ko "$@" 2>/dev/null
-	rc=$?
-	echo "HT-CASE $name $rc $(dmesg | grep 'hangtrail:' | tail -n 1 | sed 's/^\[[^]]*\] //')"
-}
-
 first() {
 	devmem "$HT_REGION_ADDR" 64 "$HT_PATTERN"
-	bad dt-no-reg
+	ht_refused dt-no-reg
 	echo "HT-LOADED $(grep -c '^hangtrail ' /proc/modules)"
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
 	echo "HT-REGION-WORD $(devmem "$HT_REGION_ADDR" 64)"

@@ -6,29 +6,20 @@
 
 D=/sys/kernel/debug/hangtrail
 
-# One refused insmod: prints HT-CASE name rc last-hangtrail-dmesg-line.
-bad() {	# name, insmod args...
-	name=$1; shift
-	dmesg -c >/dev/null
-	insmod /lib/modules/hangtrail.ko "$@" 2>/dev/null
-	rc=$?
-	echo "HT-CASE $name $rc $(dmesg | grep 'hangtrail:' | tail -n 1 | sed 's/^\[[^]]*\] //')"
-}
-
 first() {
 	A=$HT_REGION_ADDR S=$HT_REGION_SIZE
 	# A pattern at the region's start: every refused load must leave it.
 	devmem "$A" 64 "$HT_PATTERN"
-	bad no-params
-	bad zero-size mem_address="$A" mem_size=0
-	bad unaligned mem_address=$((A + 8)) mem_size="$S"
-	bad system-ram mem_address="$HT_RAM_ADDR" mem_size="$S"
-	bad claimed mem_address="$HT_RAMOOPS_ADDR" mem_size=0x10000
-	bad too-small mem_address="$A" mem_size=0x1000
-	bad mem-type mem_address="$A" mem_size="$S" mem_type=7
-	bad probes-syntax mem_address="$A" mem_size="$S" probes=ksys_sync+zz
-	bad probes-empty-symbol mem_address="$A" mem_size="$S" probes=+4
-	bad stall-syntax mem_address="$A" mem_size="$S" inject_stall=ksys_sync+0x
+	ht_refused no-params
+	ht_refused zero-size mem_address="$A" mem_size=0
+	ht_refused unaligned mem_address=$((A + 8)) mem_size="$S"
+	ht_refused system-ram mem_address="$HT_RAM_ADDR" mem_size="$S"
+	ht_refused claimed mem_address="$HT_RAMOOPS_ADDR" mem_size=0x10000
+	ht_refused too-small mem_address="$A" mem_size=0x1000
+	ht_refused mem-type mem_address="$A" mem_size="$S" mem_type=7
+	ht_refused probes-syntax mem_address="$A" mem_size="$S" probes=ksys_sync+zz
+	ht_refused probes-empty-symbol mem_address="$A" mem_size="$S" probes=+4
+	ht_refused stall-syntax mem_address="$A" mem_size="$S" inject_stall=ksys_sync+0x
 	echo "HT-REGION-WORD $(devmem "$A" 64)"
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
 
@@ -96,7 +87,7 @@ again() {
 	# overflows: MAX_POINTS probes= points plus the built-in ones) must put the
 	# trail it found back. overwrite=1: that trail is a reset boot's, which
 	# the overwrite guard would keep without starting one.
-	bad too-many-points mem_address="$HT_REGION_ADDR" mem_size="$HT_REGION_SIZE" overwrite=1 \
+	ht_refused too-many-points mem_address="$HT_REGION_ADDR" mem_size="$HT_REGION_SIZE" overwrite=1 \
 		probes="$(seq 1 "$HT_MAX_POINTS" | sed 's/^/ksys_sync+/' | paste -sd, -)"
 	ht_insmod || ht_fail "insmod after reset"
 	echo "HT-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"

@@ -15,15 +15,6 @@
 
 D=/sys/kernel/debug/hangtrail
 
-# One refused insmod: prints HT-CASE name rc last-hangtrail-dmesg-line.
-bad() {	# name, insmod args...
-	name=$1; shift
-	dmesg -c >/dev/null
-	insmod /lib/modules/hangtrail.ko "$@" 2>/dev/null
-	rc=$?
-	echo "HT-CASE $name $rc $(dmesg | grep 'hangtrail:' | tail -n 1 | sed 's/^\[[^]]*\] //')"
-}
-
 # The insmod arguments that find the region.
 by_source() {
 	[ "$HT_SOURCE" = name ] && echo "mem_name=$HT_NAME"
@@ -57,17 +48,17 @@ first() {
 	# A pattern at the region's start: every refused load must leave it.
 	devmem "$A" 64 "$HT_PATTERN"
 	if [ "$HT_SOURCE" = name ]; then
-		bad unknown-name mem_name=nosuch
-		bad name-and-address mem_name="$HT_NAME" mem_address="$A"
-		bad name-and-size mem_name="$HT_NAME" mem_size="$S"
+		ht_refused unknown-name mem_name=nosuch
+		ht_refused name-and-address mem_name="$HT_NAME" mem_address="$A"
+		ht_refused name-and-size mem_name="$HT_NAME" mem_size="$S"
 		# reserve_mem=65600:64:htodd (htvm.py): not whole pages.
-		bad unaligned-name mem_name=htodd
+		ht_refused unaligned-name mem_name=htodd
 	elif [ "$HT_NOMAP" = 1 ]; then
 		:	# not System RAM: an address inside it is as good as the node
 	else
 		# The node is consulted only when no region is given: an address
 		# inside it is System RAM, refused as from any user.
-		bad dt-address-ram mem_address="$A" mem_size="$S"
+		ht_refused dt-address-ram mem_address="$A" mem_size="$S"
 	fi
 	echo "HT-REGION-WORD $(devmem "$A" 64)"
 	echo "HT-OOPS $(dmesg | grep -cE 'Oops|BUG:|Unable to handle|general protection')"
@@ -90,7 +81,7 @@ crash() {
 	if [ "$HT_SOURCE" = name ]; then
 		A=$(ht_control_read 2) S=$(ht_control_read 3)
 		# mem_name in a crash kernel would find the crash kernel's own region.
-		bad crash-mem-name mem_name="$HT_NAME"
+		ht_refused crash-mem-name mem_name="$HT_NAME"
 		set -- mem_address="$A" mem_size="$S"
 	else
 		set --	# the device tree node, as in the first kernel
