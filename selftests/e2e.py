@@ -551,7 +551,7 @@ def check_overwrite_guard(r, c):
     held = ("held-1", "held-2", "held-3", "after-refused")
     for tag in held:
         ld = loads.get(tag, {})
-        c.eq((ld.get("rc"), ld.get("files")), ("0", "previous,release"),
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "previous,region,release"),
              f"load {tag}: held (no current, no probes)")
         c.that("holding the trail of a boot that did not end in order" in dm[tag] and
                "echo release > /sys/kernel/debug/hangtrail/release" in dm[tag],
@@ -576,7 +576,7 @@ def check_overwrite_guard(r, c):
     # After release: the next load records; previous is the same trail,
     # only the released flag and the header checksum changed.
     ld = loads.get("released", {})
-    c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), "load after release records")
+    c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes,region"), "load after release records")
     c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
     if "previous.bin" in r.files and "previous-released.bin" in r.files:
         diff = changed_words(r.files["previous.bin"], r.files["previous-released.bin"])
@@ -590,7 +590,7 @@ def check_overwrite_guard(r, c):
     for tag, why in (("overwrite", "overwrite=1"), ("clean", "after an orderly reboot"),
                      ("unloaded", "after rmmod")):
         ld = loads.get(tag, {})
-        c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes"), f"load {why} records")
+        c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes,region"), f"load {why} records")
         c.that("holding the trail" not in dm.get(tag, "") and "recording to" in dm.get(tag, ""),
                f"load {why}: not held")
     c.that("overwrite=1: recording over" in dm.get("overwrite", ""), "overwrite=1 says what it overwrites")
@@ -629,7 +629,7 @@ def check_wrong_region(r, c):
     one("garbage", "region holds no trail (no hangtrail magic)")
     # The trails that parse are a crash's: held, byte-equal in `previous`.
     for tag in ("v1", "other-release", "flips"):
-        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,release"),
+        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,region,release"),
              f"{tag}: loaded, holding the trail")
         name = f"previous-{tag}.bin"
         if c.that(name in r.files, f"{name} sent"):
@@ -637,7 +637,7 @@ def check_wrong_region(r, c):
             c.that(got == cases[tag], f"{tag}: previous is the region's bytes ({len(got)} of {len(cases[tag])})")
     # Garbage: no trail to keep; the load records (over it), with no previous.
     c.eq((loads.get("garbage", {}).get("rc"), loads.get("garbage", {}).get("files")),
-         ("0", "current,probes"), "garbage: a fresh trail, no previous")
+         ("0", "current,probes,region"), "garbage: a fresh trail, no previous")
     # Damage confined to the records the flips hit: the decoder marks exactly
     # those slots bad, every other record is as in the intact trail.
     if "previous-flips.bin" in r.files:
@@ -1343,6 +1343,8 @@ def check_debian_stall(r, c):
     debian_common(r, c, ["first", "again"])
     c.eq(r.resets, 1, "one warm reset by the runner (the crash path hung)")
     c.eq(kdump_files(r), {}, "no vmcore: the crash kernel never ran")
+    c.eq(r.value("HT-RECORDING"), "yes",
+         "after hangtrail-save.service (save --release --reload) the module records")
     d = hangtrail_saved(r, c, "unconfirmed", "again")
     v = d["verdict"]
     c.eq((v.get("last") or {}).get("symbol"), "machine_kexec", "the verdict names the injected point")

@@ -25,6 +25,9 @@ const EXIT_NO_TRAIL: u8 = 3;
 const EXIT_UNPARSED: u8 = 4;
 /// `save` exit code: writing the saved trail failed.
 const EXIT_WRITE: u8 = 5;
+/// `save --reload` exit code: the trail is saved and released, but
+/// reloading hangtrail.ko failed.
+const EXIT_RELOAD: u8 = 6;
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +74,10 @@ struct SaveArgs {
     /// `release` file beside PREVIOUS), so that its next load records.
     #[arg(long)]
     release: bool,
+    /// After a release, reload hangtrail.ko (`modprobe -r`, `modprobe`) so
+    /// that this boot records: the load that held the trail records nothing.
+    #[arg(long, requires = "release")]
+    reload: bool,
 }
 
 #[derive(Args)]
@@ -252,14 +259,14 @@ fn run_save(a: SaveArgs) -> ExitCode {
             warn(symbols_note);
             warn(journal_error);
             println!("hangtrail: saved {}: {line}", dir.display());
-            release(a.release.then_some(cfg.previous.as_path()))
+            release(a.release.then_some(cfg.previous.as_path()), a.reload)
         }
         Ok(Saved::Already { dir }) => {
             println!(
                 "hangtrail: {} already holds this trail; nothing to do",
                 dir.display()
             );
-            release(a.release.then_some(cfg.previous.as_path()))
+            release(a.release.then_some(cfg.previous.as_path()), a.reload)
         }
         Ok(Saved::Unparsed {
             dir,
@@ -293,15 +300,27 @@ fn run_save(a: SaveArgs) -> ExitCode {
 
 /// `save --release`, once the trail is saved: a trail that cannot be
 /// released is still saved, but the module keeps holding it (exit code 5).
-fn release(previous: Option<&Path>) -> ExitCode {
+fn release(previous: Option<&Path>, reload: bool) -> ExitCode {
     let Some(previous) = previous else {
         return ExitCode::SUCCESS;
     };
     match save::release_held(previous) {
-        Ok(true) => {
+        Ok(true) if !reload => {
             println!("hangtrail: released the held trail: hangtrail.ko's next load records");
             ExitCode::SUCCESS
         }
+        Ok(true) => match save::reload_module() {
+            Ok(()) => {
+                println!("hangtrail: released the held trail and reloaded hangtrail.ko: recording");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "hangtrail: error: released the held trail, but reloading hangtrail.ko: {e}"
+                );
+                ExitCode::from(EXIT_RELOAD)
+            }
+        },
         Ok(false) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!(

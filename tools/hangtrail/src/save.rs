@@ -335,6 +335,22 @@ pub fn release_held(previous: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
+/// After a release: `modprobe -r hangtrail`, then `modprobe hangtrail` (its
+/// options from modprobe.d), so that this boot records: the load that held
+/// the trail probes nothing, and only a new load records.
+pub fn reload_module() -> Result<(), String> {
+    for args in [&["-r", "hangtrail"][..], &["hangtrail"][..]] {
+        let status = std::process::Command::new("modprobe")
+            .args(args)
+            .status()
+            .map_err(|e| format!("modprobe: {e}"))?;
+        if !status.success() {
+            return Err(format!("modprobe {} failed ({status})", args.join(" ")));
+        }
+    }
+    Ok(())
+}
+
 fn save_unparsed(cfg: &Config, bytes: &[u8], why: String) -> Result<Saved, Failure> {
     let id = format!("unparsed-{:016x}", fnv64(bytes));
     let dir = cfg.state_dir.join(&id);
