@@ -199,8 +199,8 @@ SCENARIOS = {
     # x86_64: the points past their ftrace site (+0x5, after the fentry
     # call: a kprobe of the usual kind): arming and disarming an
     # ftrace-based kprobe on a function another CPU runs oopses 6.12 under
-    # TCG with no hangtrail.ko at all (testing.rst, "A kernel bug this test
-    # found").
+    # TCG with no hangtrail.ko at all (testing.rst, "What load-unload found
+    # on x86_64").
     "load-unload": Scenario(timeout=600, conf={"HT_LOADS": 100, "HT_STORM_SIZE": "0x10000",
                                                "HT_LU_POINTS_X86": "read_zero+0x5,write_null+0x5"}),
     "module": Scenario(

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # HT_LOADS x insmod/rmmod on CPU 0 while every other CPU hits two of the
 # points (dd byte by byte, /dev/zero to /dev/null: read_zero and write_null;
-# on x86_64 past their ftrace site, HT_LU_POINTS_X86: see testing.rst, "A kernel
-# bug this test found")
+# on x86_64 past their ftrace site, HT_LU_POINTS_X86: see testing.rst,
+# "What load-unload found on x86_64")
 # without pause. Each load must record (the trail the rmmod before ended is
 # not held) and claim the region in /proc/iomem; each rmmod must release it.
 # Kernel messages are checked every 10 loads (the log buffer is small).
