@@ -96,15 +96,7 @@ impl Region {
     /// it to memory; nothing is written here.
     pub(crate) fn claim(phys: u64, size: usize, mem_type: MemType) -> Result<Self> {
         check(phys, size, mem_type)?;
-        // SAFETY: a read-only walk of the resource tree.
-        let overlap = unsafe {
-            bindings::region_intersects(
-                phys,
-                size,
-                bindings::IORESOURCE_SYSTEM_RAM as _,
-                bindings::IORES_DESC_NONE as _,
-            )
-        };
+        let overlap = system_ram(phys, size);
         if overlap != bindings::REGION_DISJOINT as i32 {
             pr_err!(
                 "region {:#x}+{:#x} overlaps System RAM: reserve it first (memmap=, reserve_mem= with mem_name=, reserved-memory)\n",
@@ -162,15 +154,7 @@ impl Region {
     /// that every page is RAM with a `struct page`. Nothing is written here.
     pub(crate) fn map_reserved_ram(phys: u64, size: usize, mem_type: MemType) -> Result<Self> {
         check(phys, size, mem_type)?;
-        // SAFETY: a read-only walk of the resource tree.
-        let ram = unsafe {
-            bindings::region_intersects(
-                phys,
-                size,
-                bindings::IORESOURCE_SYSTEM_RAM as _,
-                bindings::IORES_DESC_NONE as _,
-            )
-        };
+        let ram = system_ram(phys, size);
         let first = phys / PAGE as u64;
         let count = size / PAGE;
         let valid = (first..first + count as u64).all(|pfn| {
@@ -452,5 +436,19 @@ impl Writer {
         self.region.write_u64(off / 8, seq);
         self.region.persist(off, RECORD_SIZE);
         seq
+    }
+}
+
+/// How `phys..phys + size` lies against System RAM in the resource tree:
+/// `REGION_DISJOINT`, `REGION_INTERSECTS` (wholly RAM) or `REGION_MIXED`.
+pub(crate) fn system_ram(phys: u64, size: usize) -> i32 {
+    // SAFETY: a read-only walk of the resource tree.
+    unsafe {
+        bindings::region_intersects(
+            phys,
+            size,
+            bindings::IORESOURCE_SYSTEM_RAM as _,
+            bindings::IORES_DESC_NONE as _,
+        )
     }
 }

@@ -16,7 +16,7 @@
 
 use crate::bindings;
 use crate::params;
-use crate::region::{MemType, Region};
+use crate::region::{self, MemType, Region};
 use core::ffi::CStr;
 use kernel::prelude::*;
 
@@ -155,16 +155,7 @@ pub(crate) fn open(found: &Found, mem_type: MemType) -> Result<Region> {
     if found.source == Source::Address {
         return Region::claim(found.phys, found.size, mem_type);
     }
-    // SAFETY: a read-only walk of the resource tree.
-    let ram = unsafe {
-        bindings::region_intersects(
-            found.phys,
-            found.size,
-            bindings::IORESOURCE_SYSTEM_RAM as _,
-            bindings::IORES_DESC_NONE as _,
-        )
-    };
-    if ram == bindings::REGION_DISJOINT as i32 {
+    if region::system_ram(found.phys, found.size) == bindings::REGION_DISJOINT as i32 {
         Region::claim(found.phys, found.size, mem_type)
     } else {
         Region::map_reserved_ram(found.phys, found.size, mem_type)
