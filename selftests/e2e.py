@@ -1463,6 +1463,28 @@ def run_test(arch, scenario, check):
     return c.failures, retried + c.notes, time.monotonic() - t0
 
 
+LANES = 2
+TIMES = htvm.CACHE / "e2e-seconds.json"
+
+
+def load_times():
+    """{test name: seconds} of the last passing runs, or {} (a fresh machine)."""
+    try:
+        return {k: float(v) for k, v in json.loads(TIMES.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def save_times(times, new):
+    try:
+        TIMES.parent.mkdir(parents=True, exist_ok=True)
+        tmp = TIMES.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**times, **new}, indent=1, sort_keys=True))
+        tmp.replace(TIMES)
+    except OSError as e:
+        htvm.log(f"cannot record test times in {TIMES}: {e}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", default="", help="only tests whose name contains this")
@@ -1489,17 +1511,16 @@ def main():
             htvm.prepare_debian(arch, flavour)
         except Exception as e:  # noqa: BLE001 - reported by the tests that need it
             htvm.log(f"Debian {arch} rootfs ({flavour}) failed: {str(e).splitlines()[0]}")
-    results = {}
-    # One guest at a time per arch: a variant's runs (arm64-pnmi) follow its
-    # arch's.
-    groups = sorted({htvm.ARCHES[arch].arch for arch in arches})
-    with concurrent.futures.ThreadPoolExecutor(max(1, len(groups))) as ex:
-        futs = {}
-        for g in groups:
-            mine = [p for p in plan if htvm.ARCHES[p[1]].arch == g]
-            futs[g] = ex.submit(lambda m: [(p[0], run_test(*p[1:])) for p in m], mine)
-        for g, f in futs.items():
-            results.update(dict(f.result()))
+    # Two lanes (guests run two at a time: the machine's two cores) take
+    # tests from one queue, the longest first by what each took last time
+    # (TIMES; a test never timed counts as long), so that no lane idles at
+    # the end while the other still runs a long queue.
+    times = load_times()
+    queue = sorted(plan, key=lambda p: -times.get(p[0], 1e9))
+    with concurrent.futures.ThreadPoolExecutor(LANES) as ex:
+        results = dict(zip((p[0] for p in queue),
+                           ex.map(lambda p: run_test(*p[1:]), queue)))
+    save_times(times, {name: round(r[2], 1) for name, r in results.items() if not r[0]})
     passed = failed = 0
     for n, (name, *_rest) in enumerate(plan, 1):
         failures, notes, secs = results[name]
