@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # HT_LOADS x insmod/rmmod on CPU 0 while every other CPU hits two of the
-# points (dd byte by byte, /dev/zero to /dev/null: read_zero and write_null;
-# on x86_64 past their ftrace site, HT_LU_POINTS_X86: see testing.rst,
-# "What load-unload found on x86_64")
+# points (dd byte by byte, /dev/zero to /dev/null: read_zero and write_null)
 # without pause. Each load must record (the trail the rmmod before ended is
 # not held) and claim the region in /proc/iomem; each rmmod must release it.
 # Kernel messages are checked every 10 loads (the log buffer is small).
@@ -18,7 +16,6 @@ first() {
 		i=$((i + 1))
 	done
 	points=read_zero,write_null
-	[ "$HT_ARCH" = x86_64 ] && points=$HT_LU_POINTS_X86
 	n=0 recorded=0 claimed=0 released=0 held=0 oops=0 hits=0
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	dmesg -c >/dev/null
