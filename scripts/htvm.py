@@ -507,7 +507,7 @@ _build_lock = threading.Lock()
 
 
 def decoder_path():
-    return TOP / "target" / "release" / "hangtrail"
+    return Path(os.environ.get("CARGO_TARGET_DIR") or TOP / "target") / "release" / "hangtrail"
 
 
 def build_decoder():
