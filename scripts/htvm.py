@@ -298,12 +298,12 @@ SCENARIOS = {
     # kernel, hangtrail installed by `make install`. debian-kdump: sysrq-c,
     # hangtrail.ko in kdump-tools' initramfs marks the trail, kdump-tools
     # saves a vmcore and reboots; hangtrail-save.service at the next boot.
-    "debian-kdump": Scenario(debian="hangtrail", timeout=900, silence=120, arches=("x86_64",)),
+    "debian-kdump": Scenario(debian="hangtrail", timeout=900, silence=120, arches=("x86_64", "arm64")),
     # debian-stall: hangtrail loaded at boot stalls the crash path in
     # machine_kexec (its parameter from the command line, as modprobe takes
     # hangtrail.PARAM=); warm reset; hangtrail-save.service at the next boot.
     "debian-stall": Scenario(debian="hangtrail", append="hangtrail.inject_stall=machine_kexec",
-                             timeout=900, silence=40, arches=("x86_64",)),
+                             timeout=900, silence=40, arches=("x86_64", "arm64")),
 }
 
 
