@@ -87,6 +87,12 @@ pub const HDR_RELEASED: u32 = 1 << 3;
 /// records over it. A trail with neither this flag nor `HDR_RELEASED` is a
 /// crashed boot's: the next load keeps it (the overwrite guard).
 pub const HDR_ENDED: u32 = 1 << 4;
+/// Header flag: loaded with `crash_marks=1`: the crash kernel loads
+/// hangtrail too (the kdump initramfs hook is installed), so it marks its
+/// arrival (`HDR_CRASH_KERNEL_REACHED`). A trail that reached
+/// `machine_kexec` with the crash image and has no mark is then a hang, not
+/// an unconfirmed handoff.
+pub const HDR_CRASH_MARKS: u32 = 1 << 5;
 
 /// Record flag: written by a task inside a kexec load (`kexec -p` time).
 /// v2: only records written while the loading task is current carry it

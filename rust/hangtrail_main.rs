@@ -417,6 +417,9 @@ fn new_header(phys: u64, size: usize, nr_cpus: u32, ring_records: u32) -> Header
     if knobs::post_notifiers() {
         h.flags |= format::HDR_POST_NOTIFIERS;
     }
+    if params::crash_marks.get() {
+        h.flags |= format::HDR_CRASH_MARKS;
+    }
     h
 }
 

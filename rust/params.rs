@@ -130,5 +130,7 @@ module_param!(printk: bool = false, param_ops_bool, "bool",
     "Also printk each breadcrumb (off: printk can be what hangs)");
 module_param!(overwrite: bool = false, param_ops_bool, "bool",
     "Record over a crashed boot's trail found at load even if nobody released it (default: keep it, record nothing)");
+module_param!(crash_marks: bool = false, param_ops_bool, "bool",
+    "The crash kernel loads hangtrail too (kdump initramfs hook): no arrival mark after machine_kexec = hung");
 module_param!(inject_stall: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
     "TEST AID: symbol[+offset]; after recording it, spin forever with IRQs masked");

@@ -22,7 +22,7 @@
 use core::fmt::{self, Write};
 
 use crate::format::{
-    cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_ENDED,
+    cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_CRASH_MARKS, HDR_ENDED,
     HDR_POST_NOTIFIERS, KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT, MAX_POINTS, NO_POINT, PAYLOAD_LEN,
     REC_CRASH_PHASE, REC_IDLE, REC_LOAD_PHASE, REC_STOPPED, REC_USER, SAMPLES_PER_CPU,
 };
@@ -833,9 +833,12 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         }
         v.next = next_expected(t, &v.last, c.furthest, true);
         let default_image = has(&c.kexec_image) && c.kexec_image.arg == KEXEC_IMAGE_DEFAULT;
+        // Without a mark the handoff is unconfirmed, unless the crash kernel
+        // was set up to leave one (crash_marks=1).
         v.state = if c.furthest == Step::MachineKexec
             && v.next == Next::Step(Step::Handoff)
             && !default_image
+            && h.flags & HDR_CRASH_MARKS == 0
         {
             State::Unconfirmed
         } else {

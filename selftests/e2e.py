@@ -61,6 +61,7 @@ def records(d, **match):
 
 # Header flags (rust/format.rs).
 HDR_CRASH_KERNEL_REACHED = 1 << 0
+HDR_CRASH_MARKS = 1 << 5
 HDR_POST_NOTIFIERS = 1 << 2
 HDR_RELEASED = 1 << 3
 HDR_ENDED = 1 << 4
@@ -1345,8 +1346,15 @@ def check_debian_stall(r, c):
     c.eq(kdump_files(r), {}, "no vmcore: the crash kernel never ran")
     c.eq(r.value("HT-RECORDING"), "yes",
          "after hangtrail-save.service (save --release --reload) the module records")
-    d = hangtrail_saved(r, c, "unconfirmed", "again")
+    # crash_marks=1 (the image's modprobe.d: its kdump initramfs loads
+    # hangtrail): no mark after machine_kexec is a hang, not unconfirmed
+    # (stall-reset, without the flag, is the unconfirmed case).
+    d = hangtrail_saved(r, c, "hung", "again")
     v = d["verdict"]
+    if "previous.bin" in r.files:
+        c.that(raw_header(r.files["previous.bin"])["flags"] & HDR_CRASH_MARKS,
+               "header flag: crash_marks (the image's modprobe.d)")
+    c.eq(v.get("reason"), "crash-path", "verdict reason")
     c.eq((v.get("last") or {}).get("symbol"), "machine_kexec", "the verdict names the injected point")
     c.eq(v.get("next_expected"), "crash kernel handoff", "next expected")
     said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)

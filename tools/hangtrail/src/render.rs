@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::decode::{flag_names, Decoded, Rec};
 use crate::format::{
-    Kind, HDR_CRASH_KERNEL_REACHED, HDR_ENDED, HDR_NMI_REACHES_IRQS_OFF, HDR_POST_NOTIFIERS,
-    HDR_RELEASED,
+    Kind, HDR_CRASH_KERNEL_REACHED, HDR_CRASH_MARKS, HDR_ENDED, HDR_NMI_REACHES_IRQS_OFF,
+    HDR_POST_NOTIFIERS, HDR_RELEASED,
 };
 use crate::verdict::CpuView;
 
@@ -731,6 +731,7 @@ struct JHeader {
     ended: bool,
     nmi_reaches_irqs_off: bool,
     post_notifiers: bool,
+    crash_marks: bool,
     sample_period_ns: u64,
     panic_timeout: i32,
     ref_name: String,
@@ -992,6 +993,7 @@ fn doc(d: &Decoded) -> JDoc<'_> {
             ended: h.flags & HDR_ENDED != 0,
             nmi_reaches_irqs_off: h.flags & HDR_NMI_REACHES_IRQS_OFF != 0,
             post_notifiers: h.flags & HDR_POST_NOTIFIERS != 0,
+            crash_marks: h.flags & HDR_CRASH_MARKS != 0,
             sample_period_ns: h.sample_period_ns,
             panic_timeout: h.panic_timeout,
             ref_name: d.ref_name(),
@@ -1234,8 +1236,12 @@ pub fn json(d: &Decoded, out: &mut impl Write) -> io::Result<()> {
 /// The header's flags as words: what the crash kernel, the overwrite guard
 /// and the module at load said about the trail.
 fn header_flag_names(flags: u32) -> String {
-    const NAMES: [(u32, &str); 5] = [
+    const NAMES: [(u32, &str); 6] = [
         (HDR_CRASH_KERNEL_REACHED, "crash kernel reached"),
+        (
+            HDR_CRASH_MARKS,
+            "crash kernel marks its arrival (crash_marks=1)",
+        ),
         (HDR_NMI_REACHES_IRQS_OFF, "NMI reaches interrupts-off CPUs"),
         (HDR_POST_NOTIFIERS, "crash_kexec_post_notifiers"),
         (HDR_ENDED, "ended in order (unload or orderly reboot)"),

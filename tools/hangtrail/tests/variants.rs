@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use hangtrail::decode::{decode, Decoded, Options};
 use hangtrail::format::{
-    Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_ENDED, NO_POINT, RECORD_SIZE,
-    REC_CRASH_PHASE, V1_POINTS_OFFSET, V1_POINT_SIZE,
+    Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_CRASH_MARKS, HDR_ENDED,
+    NO_POINT, RECORD_SIZE, REC_CRASH_PHASE, V1_POINTS_OFFSET, V1_POINT_SIZE,
 };
 use hangtrail::symbols::{Source, SymbolTable};
 use hangtrail::synth::{fix_header_csum, fix_record_csum};
@@ -472,6 +472,47 @@ fn an_ended_trail_is_no_hang() {
             (State::NoCrash, None),
             "{}",
             v.name
+        );
+    }
+}
+
+/// A trail that reached `machine_kexec` with the crash image and has no
+/// crash kernel mark is unconfirmed, unless the crash kernel was set up to
+/// leave one (`crash_marks=1`, `HDR_CRASH_MARKS`): then it hung there. The
+/// rule's defeat: with the mark there the flag changes nothing (handoff).
+#[test]
+fn crash_marks_turns_an_unconfirmed_handoff_into_a_hang() {
+    for from in ["guest-stall-reset-x86_64", "guest-v2-stall-reset-arm64"] {
+        let mut v = Variant {
+            name: from,
+            from,
+            image: Image::load(from),
+        };
+        let before = dec(&v, None).verdict;
+        assert_eq!(before.state, State::Unconfirmed, "{from}");
+        v.image.set_header_flags(HDR_CRASH_MARKS);
+        let after = dec(&v, None).verdict;
+        assert_eq!(
+            (
+                after.state,
+                after.reason,
+                after.cpu,
+                after.last.map(|l| l.raw.pc)
+            ),
+            (
+                State::Hung,
+                Some(Reason::CrashPath),
+                before.cpu,
+                before.last.map(|l| l.raw.pc)
+            ),
+            "{from}"
+        );
+        v.image
+            .set_header_flags(HDR_CRASH_MARKS | HDR_CRASH_KERNEL_REACHED);
+        assert_eq!(
+            dec(&v, None).verdict.state,
+            State::Handoff,
+            "{from}: marked"
         );
     }
 }
