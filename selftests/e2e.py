@@ -272,7 +272,8 @@ def check_module(r, c):
     ko = htvm.prepare(r.arch).modules / "hangtrail.ko"
     parms = htvm.sh(["modinfo", "-F", "parm", ko])
     for p, t in (("mem_address", "ulong"), ("mem_size", "ulong"), ("mem_type", "uint"),
-                 ("probes", "charp"), ("printk", "bool"), ("inject_stall", "charp")):
+                 ("probes", "charp"), ("printk", "bool"), ("overwrite", "bool"),
+                 ("crash_marks", "bool"), ("inject_stall", "charp")):
         c.that(any(ln.startswith(p + ":") and ln.endswith(f"({t})") for ln in parms.splitlines()),
                f"modinfo lists {p} ({t})")
 
