@@ -22,9 +22,10 @@
 use core::fmt::{self, Write};
 
 use crate::format::{
-    cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED, HDR_CRASH_MARKS, HDR_ENDED,
-    HDR_POST_NOTIFIERS, KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT, MAX_POINTS, NO_POINT, PAYLOAD_LEN,
-    REC_CRASH_PHASE, REC_IDLE, REC_LOAD_PHASE, REC_STOPPED, REC_USER, SAMPLES_PER_CPU,
+    cstr, is_breadcrumb, Kind, Record, Role, Slot, Trail, HDR_CRASH_KERNEL_REACHED,
+    HDR_CRASH_MARKS, HDR_ENDED, HDR_POST_NOTIFIERS, KEXEC_IMAGE_CRASH, KEXEC_IMAGE_DEFAULT,
+    MAX_POINTS, NO_POINT, PAYLOAD_LEN, REC_CRASH_PHASE, REC_IDLE, REC_LOAD_PHASE, REC_STOPPED,
+    REC_USER, SAMPLES_PER_CPU,
 };
 
 /// Watchdog sample period assumed when the header does not say (format v1)
