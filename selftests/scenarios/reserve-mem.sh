@@ -28,7 +28,6 @@ load_by_name() {
 	echo "HT-INSMOD $rc"
 	[ $rc = 0 ] || return $rc
 	echo "HT-REGION $(cat $D/region)"
-	dmesg | grep 'hangtrail: region 0x' | tail -n 1 | sed 's/^\[[^]]*\] /HT-REGION-DMESG /'
 }
 
 # mem_address=... mem_size=... -> "address size"
