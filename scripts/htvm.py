@@ -766,6 +766,19 @@ def monitor(sock, cmd):
     s.close()
 
 
+# The guest CPU models. x86_64: qemu64 as Intel's. Linux times each CPU's
+# delay loop itself (calibrate_delay_direct, against jiffies) unless the
+# TSC is constant, and a vCPU the host stops meanwhile counts too few loops:
+# its udelay/mdelay then run short, by up to 12x in the runs measured (CPU 1
+# of a 2-CPU guest below 90% of the boot CPU in most x86 runs on this 2-core
+# host; one test_lockup lockup of 30 s was over in 2.5 s). TCG offers no
+# invariant-TSC flag, but Intel's family 15 from model 3 on has a constant
+# TSC (early_init_intel), so every CPU takes the boot CPU's value, timed
+# from the TSC's frequency. The test kernel has no CPU mitigations that the
+# vendor would switch on.
+DEFAULT_CPU = {"x86_64": "qemu64,vendor=GenuineIntel", "arm64": "max,pauth-impdef=on"}
+
+
 def qemu_base(arch, sc):
     """The arch's QEMU command, on one host thread if the scenario says so."""
     if arch.arch not in sc.one_thread:
@@ -822,7 +835,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     )
     initrd = initramfs(build, sc_name, run_conf, out)
     sock = out / "monitor.sock"
-    cpu_model = sc.cpu.get(arch.arch, "max,pauth-impdef=on" if arch.arch == "arm64" else None)
+    cpu_model = sc.cpu.get(arch.arch, DEFAULT_CPU[arch.arch])
     cmd = qemu_base(arch, sc) + ["-smp", str(cpus), "-kernel", str(build.kdir / arch.image),
                        "-initrd", str(initrd), "-append", cmdline, "-display", "none",
                        "-serial", "stdio", "-serial", f"file:{out / 'channel.log'}",
