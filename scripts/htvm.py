@@ -769,9 +769,9 @@ def monitor(sock, cmd):
 # The guest CPU models. x86_64: qemu64 as Intel's. Linux times each CPU's
 # delay loop itself (calibrate_delay_direct, against jiffies) unless the
 # TSC is constant, and a vCPU the host stops meanwhile counts too few loops:
-# its udelay/mdelay then run short, by up to 12x in the runs measured (CPU 1
-# of a 2-CPU guest below 90% of the boot CPU in most x86 runs on this 2-core
-# host; one test_lockup lockup of 30 s was over in 2.5 s). TCG offers no
+# its udelay/mdelay then run short (in one CI run on this 2-core host, 15
+# of 27 x86 guests had a CPU below 90% of the boot CPU's loops, one at 1/12:
+# its test_lockup lockup of 30 s was over in 2.5 s). TCG offers no
 # invariant-TSC flag, but Intel's family 15 from model 3 on has a constant
 # TSC (early_init_intel), so every CPU takes the boot CPU's value, timed
 # from the TSC's frequency. The test kernel has no CPU mitigations that the
