@@ -169,9 +169,12 @@ class Scenario:
     one_thread: tuple = ()
 
 
-# The point table's size, from its one definition (format.rs).
-MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);",
-                           (TOP / "rust" / "format.rs").read_text()).group(1))
+# The point table's size and the header flags, from their one definition
+# (format.rs).
+_FORMAT_RS = (TOP / "rust" / "format.rs").read_text()
+MAX_POINTS = int(re.search(r"pub const MAX_POINTS: usize = (\d+);", _FORMAT_RS).group(1))
+HDR = {m.group(1): 1 << int(m.group(2))
+       for m in re.finditer(r"pub const (HDR_\w+): u32 = 1 << (\d+);", _FORMAT_RS)}
 
 LOCKUP = "watchdog_thresh=3 softlockup_panic=1"
 # The reserve_mem= name the reserve-mem scenarios give the region.

@@ -59,12 +59,13 @@ def records(d, **match):
     return [r for r in d["records"] if all(r.get(k) == v for k, v in match.items())]
 
 
-# Header flags (rust/format.rs).
-HDR_CRASH_KERNEL_REACHED = 1 << 0
-HDR_CRASH_MARKS = 1 << 5
-HDR_POST_NOTIFIERS = 1 << 2
-HDR_RELEASED = 1 << 3
-HDR_ENDED = 1 << 4
+# Header flags (rust/format.rs, read by htvm).
+HDR_CRASH_KERNEL_REACHED = htvm.HDR["HDR_CRASH_KERNEL_REACHED"]
+HDR_NMI_REACHES_IRQS_OFF = htvm.HDR["HDR_NMI_REACHES_IRQS_OFF"]
+HDR_POST_NOTIFIERS = htvm.HDR["HDR_POST_NOTIFIERS"]
+HDR_RELEASED = htvm.HDR["HDR_RELEASED"]
+HDR_ENDED = htvm.HDR["HDR_ENDED"]
+HDR_CRASH_MARKS = htvm.HDR["HDR_CRASH_MARKS"]
 
 
 def raw_header(path):
@@ -985,9 +986,6 @@ def check_v1_crash_kernel(r, c):
     c.eq(len(d["records"]), len(fx["records"]), "every record of the fixture is there")
     c.that(any("previous boot stopped: " in v for v in r.values("HT-DMESG")),
            "the crash kernel's dmesg line about the v1 trail")
-HDR_NMI_REACHES_IRQS_OFF = 1 << 1
-
-
 def nmi_reaches_irqs_off(r):
     """x86_64 always; arm64 only on the pseudo-NMI kernel."""
     return r.arch != "arm64"
@@ -1445,15 +1443,12 @@ def starved_before_trigger(out):
     return None
 
 
-def uneven_delay_loops(out):
-    """The console line of a boot whose CPUs' delay loops are not the boot
-    CPU's (htvm.DEFAULT_CPU: a CPU that timed its own while the host stopped
-    its vCPU runs udelay/mdelay short), or None. x86 prints the boot CPU's
-    and the total; arm64's delay is timer-based and prints no total."""
-    try:
-        lines = (Path(out) / "console.log").read_text(errors="replace").splitlines()
-    except OSError:
-        return None
+def uneven_delay_loops(lines):
+    """The console line (of a run's `lines`) of a boot whose CPUs' delay
+    loops are not the boot CPU's (htvm.DEFAULT_CPU: a CPU that timed its own
+    while the host stopped its vCPU runs udelay/mdelay short), or None. x86
+    prints the boot CPU's and the total; arm64's delay is timer-based and
+    prints no total."""
     boot = None
     for ln in lines:
         m = re.search(r"\.\. ([\d.]+) BogoMIPS \(lpj=", ln)
@@ -1478,7 +1473,7 @@ def run_test(arch, scenario, check):
                 res = htvm.run(scenario, arch, out=out)
             check(res, c)
             if not htvm.SCENARIOS[scenario].debian:
-                skew = uneven_delay_loops(out)
+                skew = uneven_delay_loops(res.lines)
                 c.that(skew is None, f"every CPU's delay loop is the boot CPU's: {skew}")
         except htvm.RunError as e:
             c.failures.append(str(e))
