@@ -40,6 +40,9 @@ bool hangtrail_is_kdump_kernel(void);
 void *hangtrail_ioremap(phys_addr_t addr, size_t size);
 void hangtrail_iounmap(void *addr);
 void hangtrail_local_irq_disable(void);
+/* A macro from 7.x on (debugfs_create_file_full/_short by the fops' type). */
+struct dentry *hangtrail_debugfs_create_file(const char *name, umode_t mode, struct dentry *parent,
+					     void *data, const struct file_operations *fops);
 
 /* Crash-stop contexts, kexec images, the load window, kernel settings. */
 #include <linux/fcntl.h>

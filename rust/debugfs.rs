@@ -122,7 +122,7 @@ impl Dir {
         // SAFETY: `fops` is static; the read functions take their data from
         // `probes::live()`, not from the file.
         unsafe {
-            bindings::debugfs_create_file(
+            bindings::hangtrail_debugfs_create_file(
                 name.as_ptr().cast(),
                 mode,
                 self.dir,

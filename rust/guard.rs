@@ -52,8 +52,8 @@ pub(crate) fn region_header(region: &Region) -> Option<Header> {
         && h.used_size() <= region.size()
         && format::ring_records_for_header(size, h.region_size, h.nr_cpus).is_some_and(|n| n >= h.ring_records);
     if sum != h.csum || !geometry_ok {
-        pr_warn!("region holds no usable trail: {}\n",
-            if sum != h.csum { "header checksum mismatch" } else { "header sizes are inconsistent" });
+        let why = if sum != h.csum { "header checksum mismatch" } else { "header sizes are inconsistent" };
+        pr_warn!("region holds no usable trail: {}\n", why);
         return None;
     }
     Some(h)

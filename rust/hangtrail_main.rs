@@ -36,6 +36,7 @@ mod stop;
 #[allow(dead_code, unreachable_pub)]
 mod verdict;
 mod hardlockup;
+mod kernel_compat;
 mod stacktrace;
 
 use format::{Header, HeaderArea, Kind, Role, Trail};
@@ -46,7 +47,6 @@ use region::{Crumb, MemType, Region};
 module! {
     type: HangTrail,
     name: "hangtrail",
-    author: "hangtrail developers",
     description: "Crash-path pc breadcrumbs in a reserved region that survives a warm reset",
     license: "GPL",
 }

@@ -32,6 +32,11 @@ bool hangtrail_is_kdump_kernel(void) { return is_kdump_kernel(); }
 void *hangtrail_ioremap(phys_addr_t addr, size_t size) { return (void __force *)ioremap(addr, size); }
 void hangtrail_iounmap(void *addr) { iounmap((void __iomem __force *)addr); }
 void hangtrail_local_irq_disable(void) { local_irq_disable(); }
+struct dentry *hangtrail_debugfs_create_file(const char *name, umode_t mode, struct dentry *parent,
+					     void *data, const struct file_operations *fops)
+{
+	return debugfs_create_file(name, mode, parent, data, fops);
+}
 
 /* Crash-stop contexts, kexec images, the load window. */
 #include <linux/kexec.h>
