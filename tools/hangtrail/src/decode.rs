@@ -343,10 +343,23 @@ pub fn kaslr_align(arch: Arch) -> u64 {
     }
 }
 
+/// Where the kernel may put a kprobe asked for at `offset` into a function,
+/// past the address `offset` names: x86_64 kernels with indirect branch
+/// tracking (`CONFIG_X86_KERNEL_IBT`, Debian's stock kernels) start
+/// functions with a 4-byte `endbr64`, and `arch_adjust_kprobe_addr()` moves
+/// a probe at +0 past it (+4). 0 elsewhere.
+pub fn entry_adjust(arch: Option<Arch>, offset: u32) -> &'static [u64] {
+    match (arch, offset) {
+        (Some(Arch::X86_64), 0) => &[0, 4],
+        _ => &[0],
+    }
+}
+
 /// Checks a symbol table against the trail: the slide is a multiple of the
 /// arch's KASLR alignment, and every registered point whose symbol the
-/// table has sits at that symbol (+ its offset) under the slide. Returns
-/// what is wrong, if anything.
+/// table has sits at that symbol (+ its offset, + where the kernel moved
+/// it: [`entry_adjust`]) under the slide. Returns what is wrong, if
+/// anything.
 pub fn check_symbols(
     table: &SymbolTable,
     slide: u64,
@@ -370,7 +383,10 @@ pub fn check_symbols(
         let want = p.addr.wrapping_sub(slide).wrapping_sub(u64::from(p.offset));
         let mut seen = None;
         for a in addrs {
-            if a == want {
+            if entry_adjust(arch, p.offset)
+                .iter()
+                .any(|&d| a.wrapping_add(d) == want)
+            {
                 seen = None;
                 break;
             }

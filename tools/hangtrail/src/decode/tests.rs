@@ -494,6 +494,57 @@ fn symbols_are_checked_against_the_points_and_the_slide() {
     assert_eq!(d.samples[0].location(), "?do_idle+0x4");
 }
 
+/// x86_64 kernels with IBT (Debian's stock ones) start functions with
+/// `endbr64`, and the kernel moves a kprobe asked for at +0 past it: such a
+/// point ran at symbol + 4. Only there: not for a point asked for at an
+/// offset, not 8 bytes in, not on arm64.
+#[test]
+fn an_entry_point_past_endbr64_is_at_its_symbol_on_x86_64_only() {
+    let t = map();
+    let opts = Options {
+        symbols: Some(&t),
+        ..Options::default()
+    };
+    let trail = |arch, name: &str, role, addr| {
+        let mut b = TrailBuilder::new(arch, 1, 16);
+        b.release("7.3.4+deb13-amd64");
+        b.reference("panic", at("panic", 0));
+        let p = b.point(name, role, addr);
+        b.probe(0, p, 0, REC_CRASH_PHASE);
+        b.build()
+    };
+    let mismatch = |img: &[u8]| {
+        matches!(decode(img, &opts).err(), Some(Error::Symbols(SymbolError::Mismatch(w)))
+            if w.contains("machine_kexec"))
+    };
+    let mk = at("machine_kexec", 0);
+    let d = decode(
+        &trail(Arch::X86_64, "machine_kexec", Role::MachineKexec, mk + 4),
+        &opts,
+    )
+    .expect("+4 past endbr64 is machine_kexec's entry");
+    // Named as the point was asked for: the function's entry.
+    assert_eq!(sym(&d, d.records[0].seq()), "machine_kexec+0x0");
+    assert!(mismatch(&trail(
+        Arch::X86_64,
+        "machine_kexec",
+        Role::MachineKexec,
+        mk + 8
+    )));
+    assert!(mismatch(&trail(
+        Arch::X86_64,
+        "machine_kexec+0x10",
+        Role::User,
+        mk + 0x14
+    )));
+    assert!(mismatch(&trail(
+        Arch::Arm64,
+        "machine_kexec",
+        Role::MachineKexec,
+        mk + 4
+    )));
+}
+
 #[test]
 fn frames_are_looked_up_at_pc_minus_1() {
     let t = map();
