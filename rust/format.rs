@@ -392,20 +392,6 @@ impl Role {
             Self::KexecLoad => "kexec-load",
         }
     }
-
-    /// Position on the kdump crash path, for "next expected"; `None` for
-    /// points off that path.
-    pub fn crash_path_rank(self) -> Option<u8> {
-        Some(match self {
-            Self::PanicEntry => 1,
-            Self::CrashKexec => 2,
-            Self::CrashShutdown => 3,
-            Self::CpuStop => 4,
-            Self::CrashSaveCpu => 5,
-            Self::MachineKexec => 6,
-            _ => return None,
-        })
-    }
 }
 
 /// Point status: registered with kprobes.
@@ -539,7 +525,7 @@ pub const HEADER_FIXED: usize = 224;
 const HEADER_CSUM_OFFSET: usize = core::mem::offset_of!(Header, csum);
 
 /// The whole header area as written: `Header`, reserved zeros, the point
-/// table. 4 KiB: the kernel builds it on the heap.
+/// table. `HEADER_SIZE` (20 KiB): the kernel builds it on the heap.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct HeaderArea {
@@ -654,7 +640,7 @@ pub fn reseal(area: &mut [u8], h: &Header) {
 }
 
 /// `header_checksum` of an area holding `h` and only zeros after it (no
-/// points yet), without building the 4 KiB area.
+/// points yet), without building the 20 KiB area.
 pub fn header_checksum_no_points(h: &Header) -> u32 {
     let mut h = *h;
     h.csum = 0;
