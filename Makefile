@@ -6,6 +6,9 @@
 #                                      the module, the CLI, the boot unit and the
 #                                      kdump initramfs hooks (scripts/install)
 #   make install-dkms [DESTDIR=]       the same with the module's sources for DKMS
+#   make dkms-modules [KDIR=]          what DKMS runs: make, with the Rust metadata
+#                                      a distribution kernel's headers lack
+#                                      (scripts/rust-metadata)
 #   make demo                          the arm64 stall-and-reset demo
 #   make check                         everything CI runs
 #
@@ -25,6 +28,12 @@ kbuild = +tc=$$(scripts/kernel-toolchain $(KDIR)) && $(MAKE) -C $(KDIR) M=$(CURD
 
 modules:
 	$(kbuild) modules
+
+# DKMS's build (dist/dkms.conf): KDIR's headers, or for a distribution
+# kernel whose headers lack the Rust metadata, the build dir
+# scripts/rust-metadata makes from its source package.
+dkms-modules:
+	+kdir=$$(scripts/rust-metadata $(KDIR)) && $(MAKE) KDIR="$$kdir" modules
 
 clean:
 	$(kbuild) clean
@@ -49,4 +58,4 @@ install:
 install-dkms:
 	DESTDIR="$(DESTDIR)" ARCH="$(ARCH)" CLI="$(CLI)" scripts/install --dkms
 
-.PHONY: modules clean sign demo check bench install install-dkms
+.PHONY: modules dkms-modules clean sign demo check bench install install-dkms
