@@ -62,3 +62,29 @@ kernel_frags() {
 kernel_cache_name() {
 	echo "${1//-/_}"
 }
+
+# Runs a command in a chroot of $1 with /proc, /sys and /dev mounted in a
+# private mount namespace (nothing stays mounted on the host).
+in_chroot() {
+	local root=$1
+	shift
+	unshare --mount --propagation private -- sh -ec '
+		r=$1; shift
+		mount -t proc proc "$r/proc"
+		mount -t sysfs sys "$r/sys"
+		mount --rbind /dev "$r/dev"
+		exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+			LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"' sh "$root" "$@"
+}
+
+# The URI of the host's Debian archive: the one its bookworm apt source names
+# (deb822 or one-line form). Other suites (trixie, trixie-backports) come
+# from the same archive.
+debian_mirror() {
+	local uri
+	uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1)
+	[ -n "$uri" ] || uri=$(sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) bookworm .*/\2/p' \
+		/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1)
+	[ -n "$uri" ] || die "no Debian apt source on this host to take the archive's address from"
+	echo "$uri"
+}

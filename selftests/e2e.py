@@ -6,10 +6,11 @@ Output is KTAP-style (kselftest): one `ok`/`not ok` line per scenario and
 arch, `# ` diagnostics for each failed assertion, and a closing
 `N passed, N failed, N skipped` line. The two arches run side by side.
 
-  selftests/e2e.py [-k SUBSTRING] [--arch x86_64|arm64|arm64-pnmi]...
+  selftests/e2e.py [-k SUBSTRING] [--arch x86_64|arm64|arm64-pnmi|x86_64-stock|arm64-stock]...
 
 Each scenario runs on the guest kernels it lists (htvm.SCENARIOS: x86_64 and
-arm64, and arm64-pnmi, the arm64 kernel with pseudo-NMI, where it matters).
+arm64, and arm64-pnmi, the arm64 kernel with pseudo-NMI, where it matters;
+ARCH-stock, Debian's own trixie-backports kernel, scripts/stock-kernel).
 Results go to $HANGTRAIL_E2E_OUT (default /tmp/hangtrail-e2e)/SCENARIO-ARCH.
 """
 
@@ -400,23 +401,39 @@ def check_stall_reset(r, c):
     d = r.json()
     v = d["verdict"]
     # machine_kexec reached with the crash image and no crash kernel mark:
-    # the handoff is unconfirmed, not known to have failed.
-    c.eq(v["state"], "unconfirmed", "verdict")
+    # with crash_marks=1 (arm64, `make demo`: the crash kernel would have
+    # marked its arrival) a hang; without it the handoff is unconfirmed,
+    # not known to have failed.
+    marks = r.arch == "arm64"
+    c.eq(d["header"]["crash_marks"], marks, "header crash_marks (set on arm64 only)")
+    c.eq(v["state"], "hung" if marks else "unconfirmed", "verdict")
     c.eq(v["cpu"], 0, "verdict CPU (the shell that crashed ran on CPU 0)")
     c.eq((v["last"] or {}).get("symbol"), "machine_kexec", "verdict names the injected point")
     c.eq(v["next_expected"], "crash kernel handoff", "next expected")
     summary = " ".join(r.values("HT-DMESG"))
     c.that(f"previous boot stopped: {d['verdict']['summary']}" in summary,
            f"dmesg summary line is the decoder's verdict.summary: {summary!r}")
-    c.that("unconfirmed: CPU 0 reached machine_kexec with the crash image" in summary,
-           f"dmesg summary line: {summary!r}")
+    want = ("hung on CPU 0 after machine_kexec" if marks else
+            "unconfirmed: CPU 0 reached machine_kexec with the crash image")
+    c.that(want in summary, f"dmesg summary line says {want!r}: {summary!r}")
     check_crash_path_order(d, c, point_is("panic"))
-    # With the guest's vmlinux: file:line and the instruction at the stall.
-    vm = r.decode("previous.bin", "--vmlinux", htvm.prepare(r.arch).kdir / "vmlinux")
-    last = vm["verdict"]["last"] or {}
-    src = {"x86_64": "arch/x86/kernel/machine_kexec_64.c:", "arm64": "arch/arm64/kernel/machine_kexec.c:"}
-    c.that(src[r.arch] in (last.get("location") or ""), f"--vmlinux location: {last.get('location')!r}")
-    c.that(last.get("insn"), f"--vmlinux instruction: {last.get('insn')!r}")
+    if htvm.is_stock(r.arch):
+        # Debian's own kernel: the trail is that kernel's, and so is the
+        # module that wrote it (vermagic), loaded without a kernel rebuild.
+        kdir = htvm.prepare(r.arch).kdir
+        release = (kdir / "release").read_text().strip()
+        c.eq(d["header"]["release"], release, "the trail's kernel release is the stock kernel's")
+        c.that(r.has(f"Linux version {release} "), f"the guest booted the stock kernel {release}")
+        c.eq(r.values("HT-INSMOD")[:1], ["0"], "hangtrail.ko loaded into the stock kernel")
+    else:
+        # With the guest's vmlinux: file:line and the instruction at the stall.
+        vm = r.decode("previous.bin", "--vmlinux", htvm.prepare(r.arch).kdir / "vmlinux")
+        last = vm["verdict"]["last"] or {}
+        src = {"x86_64": "arch/x86/kernel/machine_kexec_64.c:",
+               "arm64": "arch/arm64/kernel/machine_kexec.c:"}
+        c.that(src[base_arch(r)] in (last.get("location") or ""),
+               f"--vmlinux location: {last.get('location')!r}")
+        c.that(last.get("insn"), f"--vmlinux instruction: {last.get('insn')!r}")
     # The demo's ring: the cache routines are recorded only inside the load.
     stray = [(x["seq"], x["point"]) for x in d["records"]
              if x.get("point") in CACHE_POINTS and not {"load", "crash"} & set(x["flags"])]
