@@ -1489,7 +1489,13 @@ def run_test(arch, scenario, check):
             else:
                 res = htvm.run(scenario, arch, out=out)
             check(res, c)
-            if not htvm.SCENARIOS[scenario].debian:
+            # Not the Debian guests (QEMU's default CPU) nor Debian's stock
+            # kernel: in these guests 7.3 does not take the boot CPU's delay
+            # loop for CPU 1 (its console shows calibrate_delay_direct() on
+            # it), so a busy host skews it (seen: 6822 BogoMIPS for
+            # 2 x 4890). Their scenarios time nothing with the delay loop
+            # (stall-reset spins forever; the runner times the silence).
+            if not htvm.SCENARIOS[scenario].debian and not htvm.is_stock(arch):
                 skew = uneven_delay_loops(res.lines)
                 c.that(skew is None, f"every CPU's delay loop is the boot CPU's: {skew}")
         except htvm.RunError as e:
