@@ -136,6 +136,12 @@ def is_stock(arch_name):
     return arch_name.endswith("-stock")
 
 
+def has_kexec_file(build):
+    """Whether the build's kernel has kexec_file_load (CONFIG_KEXEC_FILE)."""
+    config = build.kdir / ("config" if is_stock(build.arch.name) else ".config")
+    return "CONFIG_KEXEC_FILE=y" in config.read_text().splitlines()
+
+
 @dataclasses.dataclass
 class Scenario:
     """Host-side settings of a scenario; the guest side is
@@ -849,6 +855,9 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         "HT_CRASH_APPEND": " ".join(a for a in (f"console={arch.console}", arch.boot_args,
                                                 "maxcpus=1 reset_devices") if a),
         "HT_CHANNEL": f"/dev/{arch.channel}",
+        # kexec_file_load where the kernel has it; Debian's arm64 kernel has
+        # only kexec_load (no KEXEC_FILE), which kdump-tools uses there too.
+        "HT_KEXEC_SYSCALL": "-s" if has_kexec_file(build) else "",
     }
     run_conf.update(sc.conf)
     run_conf.update(conf or {})

@@ -65,11 +65,13 @@ ht_refused() {	# name, insmod args...
 	echo "HT-CASE $name $rc $(dmesg | grep 'hangtrail:' | tail -n 1 | sed 's/^\[[^]]*\] //')"
 }
 
-# Loads the kdump crash kernel: the same image, with the crash initramfs.
+# Loads the kdump crash kernel: the same image, with the crash initramfs;
+# with kexec_file_load (-s) where the kernel has it (HT_KEXEC_SYSCALL).
 # Said through printk: a crash may follow at once, and tty output still
 # queued then is lost (see ht_triggered).
 ht_kdump_load() {
-	kexec -p -s /kernel --initrd=/crash.cpio --append="$HT_CRASH_APPEND" ||
+	# shellcheck disable=SC2086 # HT_KEXEC_SYSCALL is -s or empty
+	kexec -p $HT_KEXEC_SYSCALL /kernel --initrd=/crash.cpio --append="$HT_CRASH_APPEND" ||
 		ht_fail "kexec -p failed"
 	echo "HT-KDUMP-LOADED $(cat /sys/kernel/kexec_crash_loaded)" > /dev/kmsg
 }
