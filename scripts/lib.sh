@@ -27,6 +27,16 @@ kernel_arch() {
 	esac
 }
 
+# hangtrail.ko's sources, relative to $TOP, one per line: what a module
+# build, its cache keys and the DKMS tree take. Not what an in-tree build
+# leaves beside them (rust/bindings_generated.rs, objects): a `make` in the
+# checkout must not change a key.
+module_sources() {
+	(cd "$TOP" && for f in Kbuild Makefile rust/*.rs rust/*.c rust/*.h rust/bindgen_parameters; do
+		[ "$f" = rust/bindings_generated.rs ] || echo "$f"
+	done)
+}
+
 # The unpacked linux-source-6.12 tree, one per package version, shared by
 # every build (guest kernels, host kernels, both arches); unpacked once under
 # a lock. Prints its path. Builds use it read-only, out of tree (O=).
