@@ -327,8 +327,10 @@ SCENARIOS = {
     # Debian 13 guests on Debian's own kernel: systemd, kdump-tools' own
     # service loads the crash kernel, hangtrail installed by `make install`
     # with the module built against that kernel. stock-kdump: sysrq-c,
-    # hangtrail.ko in kdump-tools' initramfs marks the trail, kdump-tools
-    # saves a vmcore and reboots; hangtrail-save.service at the next boot.
+    # hangtrail.ko in kdump-tools' initramfs marks the trail,
+    # hangtrail-save.service keeps it there, kdump-tools dumps (see
+    # check_stock_kdump) and reboots; hangtrail-save.service at the next
+    # boot finds it kept.
     # On arm64 only: on x86_64 Debian's crash kernel resets the machine
     # during kdump-tools' dump in most runs with hangtrail.ko loaded
     # (Documentation/testing.rst, "What the scenarios show"); runnable
@@ -997,8 +999,7 @@ HANGTRAIL_MESSAGE_ID = "2c74ffa988ab48559b0f0484357b5783"
 @dataclasses.dataclass
 class DebianBuild:
     arch: Arch
-    image: Path  # scripts/build-rootfs's dir: disk.img, vmlinuz, initrd.img, release, kbuild
-    kbuild: Path  # scripts/stock-kernel's dir: the kernel's config
+    image: Path  # scripts/build-rootfs's dir: disk.img, booted.img, vmlinuz, initrd.img, release
     decoder: Path
     release: str
 
@@ -1021,8 +1022,7 @@ def prepare_debian(arch_name, flavour):
     t0 = time.monotonic()
     d = Path(sh(args).splitlines()[-1])
     log(f"Debian {arch_name} rootfs ({flavour}): {d} ({time.monotonic() - t0:.0f} s)")
-    b = DebianBuild(arch, d, Path((d / "kbuild").read_text().strip()), build_decoder(),
-                    (d / "release").read_text().strip())
+    b = DebianBuild(arch, d, build_decoder(), (d / "release").read_text().strip())
     first_boot(b, arch_name)
     with _build_lock:
         _debian[key] = b
@@ -1096,15 +1096,13 @@ def disk_put(image, files, links=()):
     for path in [*files, *(p for p, _ in links)]:
         parts = Path(path).parent.parts
         dirs.update(str(Path(*parts[:i])) for i in range(2, len(parts) + 1))
+    paths = [*files, *(q for q, _ in links)]
     p = subprocess.run(["debugfs", "-f", "-", image], text=True, capture_output=True,
-                       input="".join(f'stat "{d}"\n' for d in [*sorted(dirs), *files]))
+                       input="".join(f'stat "{d}"\n' for d in [*sorted(dirs), *paths]))
     cmds = [f'mkdir "{d}"' for d in sorted(dirs, key=lambda d: d.count("/"))
             if f"{d}: File not found by ext2_lookup" in p.stderr]
     # A file or link that is there is replaced.
-    p = subprocess.run(["debugfs", "-f", "-", image], text=True, capture_output=True,
-                       input="".join(f'stat "{f}"\n' for f in [*files, *(q for q, _ in links)]))
-    cmds += [f'rm "{f}"' for f in [*files, *(q for q, _ in links)]
-             if f"{f}: File not found by ext2_lookup" not in p.stderr]
+    cmds += [f'rm "{f}"' for f in paths if f"{f}: File not found by ext2_lookup" not in p.stderr]
     for n, (path, data) in enumerate(files.items()):
         src = tmp / str(n)
         src.write_bytes(data)
