@@ -169,6 +169,8 @@ class Scenario:
     script: str = ""  # selftests/scenarios/SCRIPT.sh; "" = the scenario's name
     # Guest kernels (ARCHES keys) the scenario runs on by default.
     arches: tuple = ("x86_64", "arm64")
+    # Guest kernels it runs on only when asked (selftests/e2e.py --arch).
+    on_request: tuple = ()
     # Extra kernel args computed from the Arch (addresses).
     append_fn: object = None
     # The kallsyms of the kernel that wrote previous.bin, if not the run's:
@@ -331,12 +333,11 @@ SCENARIOS = {
     # hangtrail-save.service keeps it there, kdump-tools dumps (see
     # check_stock_kdump) and reboots; hangtrail-save.service at the next
     # boot finds it kept.
-    # On arm64 only: on x86_64 Debian's crash kernel resets the machine
-    # during kdump-tools' dump in most runs with hangtrail.ko loaded
-    # (Documentation/testing.rst, "What the scenarios show"); runnable
-    # with --arch x86_64-stock.
+    # On arm64 only by default: on x86_64 Debian's crash kernel resets the
+    # machine during kdump-tools' dump in most runs with hangtrail.ko
+    # loaded (Documentation/testing.rst, "What the scenarios show").
     "stock-kdump": Scenario(debian="hangtrail", timeout=900, silence=120,
-                            arches=("arm64-stock",)),
+                            arches=("arm64-stock",), on_request=("x86_64-stock",)),
     # stock-stall: hangtrail loaded at boot stalls the crash path in
     # machine_kexec (its parameter from the command line, as modprobe takes
     # hangtrail.PARAM=); warm reset; hangtrail-save.service at the next boot.

@@ -1537,7 +1537,7 @@ def main():
     ap.add_argument("--arch", action="append", choices=sorted(htvm.ARCHES))
     a = ap.parse_args()
     plan = [(f"{sc}/{arch}", arch, sc, fn) for sc, fn in TESTS
-            for arch in htvm.SCENARIOS[sc].arches
+            for arch in htvm.SCENARIOS[sc].arches + (htvm.SCENARIOS[sc].on_request if a.arch else ())
             if a.k in f"{sc}/{arch}" and (not a.arch or arch in a.arch)]
     arches = sorted({p[1] for p in plan})
     print("TAP version 13")
