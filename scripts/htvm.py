@@ -334,8 +334,8 @@ SCENARIOS = {
     # check_stock_kdump) and reboots; hangtrail-save.service at the next
     # boot finds it kept.
     # On arm64 only by default: on x86_64 Debian's crash kernel resets the
-    # machine during kdump-tools' dump in most runs with hangtrail.ko
-    # loaded (Documentation/testing.rst, "What the scenarios show").
+    # machine during kdump-tools' dump in most runs, with hangtrail.ko
+    # loaded or not (Documentation/testing.rst, "What the scenarios show").
     "stock-kdump": Scenario(debian="hangtrail", timeout=900, silence=120,
                             arches=("arm64-stock",), on_request=("x86_64-stock",)),
     # stock-stall: hangtrail loaded at boot stalls the crash path in
