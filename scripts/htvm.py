@@ -153,11 +153,15 @@ class Scenario:
     cpus: int = 2
     params: str = ""  # hangtrail.ko parameters of the scenario
     append: str = ""  # extra kernel args; {ramoops} is the ramoops address
-    silence: int = 25  # seconds without output after HT-TRIGGERED = hung
+    # Seconds without output after HT-TRIGGERED = hung; a tuple: the Nth
+    # trigger of the run takes the Nth value (the last for any later one).
+    silence: object = 25
     timeout: int = 300
     cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
     qemu: dict = dataclasses.field(default_factory=dict)  # arch -> extra QEMU args
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
+    # HT_* settings that differ by arch: arch ("x86_64", "arm64") -> dict.
+    arch_conf: dict = dataclasses.field(default_factory=dict)
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
@@ -209,6 +213,12 @@ DT_ADDR = 0x58000000
 DT_NODE = (f"hangtrail@{DT_ADDR:x} {{ compatible = \"hangtrail\"; "
            f"reg = <0x0 {DT_ADDR:#x} 0x0 0x100000>; }};")
 DT_NODE_NO_REG = 'hangtrail { compatible = "hangtrail"; };'
+# Scenario.silence of a hang injected on the crash path (inject_stall at
+# machine_kexec or lapic_shutdown): the trails put 5-30 ms of guest time
+# between the panic, the kernel's last console line, and the stall, and a
+# crash kernel that did start prints within a few seconds. The stalled CPU
+# spins on a host core the whole time, slowing the other lane's guest too.
+STALL_SILENCE = 10
 
 SCENARIOS = {
     "smoke": Scenario(),
@@ -230,7 +240,9 @@ SCENARIOS = {
     # keeps running a translation of the unpatched bytes, which oopses the
     # guest with or without hangtrail.ko (testing.rst, "What load-unload
     # found on x86_64"). arm64 patches under stop_machine: multi-threaded.
-    "load-unload": Scenario(timeout=600, conf={"HT_LOADS": 100, "HT_STORM_SIZE": "0x10000"},
+    # x86_64's loads take 2.2 s each there (0.7 s on arm64): 40 of them.
+    "load-unload": Scenario(timeout=600, conf={"HT_STORM_SIZE": "0x10000"},
+                            arch_conf={"x86_64": {"HT_LOADS": 40}, "arm64": {"HT_LOADS": 100}},
                             one_thread=("x86_64",)),
     "module": Scenario(
         timeout=240,
@@ -241,14 +253,15 @@ SCENARIOS = {
     ),
     # Also the cached mapping (mem_type=2): QEMU keeps no cache to lose.
     "softlockup-kdump": Scenario(append=LOCKUP, params="mem_type=2"),
-    # Also on Debian's stock kernels: hangtrail.ko from scripts/stock-kernel.
     # arm64 (`make demo`) as Documentation/hangtrail.rst sets a host up: the
     # crash kernel loads hangtrail too (this guest's crash initramfs does), so
     # crash_marks=1 and a missing arrival mark is a hang; the other kernels
     # without it: the trail alone cannot tell, unconfirmed.
-    "stall-reset": Scenario(params="inject_stall=machine_kexec",
+    # On Debian's stock kernels (hangtrail.ko from scripts/stock-kernel) when
+    # asked: stock-kdump and stock-stall run this hang there in Debian guests.
+    "stall-reset": Scenario(params="inject_stall=machine_kexec", silence=STALL_SILENCE,
                             params_fn=lambda b: "crash_marks=1" if b.arch.name == "arm64" else "",
-                            arches=("x86_64", "arm64", "x86_64-stock", "arm64-stock")),
+                            on_request=("x86_64-stock", "arm64-stock")),
     "stale-cpu": Scenario(append="watchdog_thresh=3", silence=40),
     "user-points": Scenario(cpu={"arm64": "cortex-a57"}, params_fn=lambda b: user_points(b)),
     "report-hang": Scenario(append=LOCKUP, params="inject_stall=print_modules"),
@@ -260,17 +273,19 @@ SCENARIOS = {
     # stall-reset with crash_kexec_post_notifiers: panic stops the other CPUs
     # and runs the panic notifiers before __crash_kexec.
     "post-notifiers": Scenario(append="crash_kexec_post_notifiers", script="stall-reset",
-                               params="inject_stall=machine_kexec"),
+                               params="inject_stall=machine_kexec", silence=STALL_SILENCE),
     # x86_64 (the NMI shootdown has no arm64 twin): stall-reset with the
     # crash CPU hung after the shootdown returned, in the LAPIC shutdown
     # native_machine_crash_shutdown runs next, while CPU 1 was stopped by
     # the NMI and ran crash_save_cpu.
     "shootdown-stall": Scenario(params="inject_stall=lapic_shutdown", script="stall-reset",
+                                silence=STALL_SILENCE,
                                 arches=("x86_64",)),
     # shootdown-stall, then `hangtrail save` after the warm reset as
     # hangtrail-save.service runs it, socat standing in for journald's
     # socket (x86_64: the guest runs the host-built decoder).
     "save-reset": Scenario(params="inject_stall=lapic_shutdown", arches=("x86_64",),
+                           silence=STALL_SILENCE,
                            bins=("/usr/bin/socat",)),
     # The trail in the region is a fixture's, from another boot: decoded
     # with the fixture's kallsyms (the symbol check refuses the run's).
@@ -332,17 +347,19 @@ SCENARIOS = {
     # hangtrail.ko in kdump-tools' initramfs marks the trail,
     # hangtrail-save.service keeps it there, kdump-tools dumps (see
     # check_stock_kdump) and reboots; hangtrail-save.service at the next
-    # boot finds it kept.
-    # On arm64 only by default: on x86_64 Debian's crash kernel resets the
-    # machine during kdump-tools' dump in most runs, with hangtrail.ko
-    # loaded or not (Documentation/testing.rst, "What the scenarios show").
-    "stock-kdump": Scenario(debian="hangtrail", timeout=900, silence=120,
-                            arches=("arm64-stock",), on_request=("x86_64-stock",)),
+    # boot finds it kept. That boot then reloads hangtrail.ko with
+    # inject_stall=machine_kexec and crashes again: the hang, the warm reset
+    # and the save at the boot after it (stock-stall's case, in the same
+    # run: a Debian boot costs 1-2 minutes under TCG).
+    "stock-kdump": Scenario(debian="hangtrail", timeout=1200, silence=(120, STALL_SILENCE),
+                            arches=("x86_64-stock", "arm64-stock")),
     # stock-stall: hangtrail loaded at boot stalls the crash path in
     # machine_kexec (its parameter from the command line, as modprobe takes
     # hangtrail.PARAM=); warm reset; hangtrail-save.service at the next boot.
+    # Only when asked: stock-kdump's second crash is this case.
     "stock-stall": Scenario(debian="hangtrail", append="hangtrail.inject_stall=machine_kexec",
-                            timeout=900, silence=40, arches=("x86_64-stock", "arm64-stock")),
+                            timeout=900, silence=STALL_SILENCE, arches=(),
+                            on_request=("x86_64-stock", "arm64-stock")),
     # Not a test: the Debian image's first boot (prepare_debian), where
     # kdump-tools makes its initramfs, as on a host after the install.
     "first-boot": Scenario(debian="hangtrail", timeout=900, silence=120,
@@ -876,6 +893,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         "HT_KEXEC_SYSCALL": "-s" if has_kexec_file(build) else "",
     }
     run_conf.update(sc.conf)
+    run_conf.update(sc.arch_conf.get(arch.arch, {}))
     run_conf.update(conf or {})
     cmdline = " ".join(
         a
@@ -903,7 +921,7 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     con = Console(q.stdout, out / "console.log")
-    boots, resets, delays = drive(sc_name, arch_name, q, con, sock, timeout, out)
+    boots, resets, delays, cpu = drive(sc_name, arch_name, q, con, sock, timeout, out)
     lines = con.since(0)
     try:
         channel = (out / "channel.log").read_bytes().decode("ascii", "replace")
@@ -917,19 +935,32 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
          "resets": resets, "reset_delays": delays, "files": sorted(files),
-         "seconds": round(time.monotonic() - start, 1), "conf": run_conf},
+         "seconds": round(time.monotonic() - start, 1), "cpu_seconds": cpu, "conf": run_conf},
         indent=2) + "\n")
     return res
+
+
+def cpu_seconds(pid):
+    """The host CPU time a process has used so far (user + system, from
+    /proc), or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
     """Follows a running guest's console: warm resets it when it asks or
     hangs after its trigger, until HT-END and QEMU's exit (at most
     `end_grace` seconds later, then QEMU is killed). Returns (boots, resets,
-    reset delays); raises RunError with the console's tail."""
+    reset delays, host CPU seconds QEMU used, sampled until its end); raises
+    RunError with the console's tail."""
     sc = SCENARIOS[sc_name]
     start, seen, resets, boots, triggered, ended = time.monotonic(), 0, 0, [], False, None
-    reset_at, delays, drained = None, [], False
+    reset_at, delays, drained, cpu = None, [], False, 0.0
+    silences = sc.silence if isinstance(sc.silence, tuple) else (sc.silence,)
+    silence, triggers = silences[0], 0
     try:
         while True:
             for ln in con.since(seen):
@@ -950,6 +981,8 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                     resets += 1
                 elif "HT-TRIGGERED" in ln:  # via printk: after a timestamp
                     triggered = True
+                    silence = silences[min(triggers, len(silences) - 1)]
+                    triggers += 1
                 elif ln.startswith("HT-FAIL"):
                     raise RunError(f"guest: {ln}")
                 elif ln.startswith("HT-END"):
@@ -970,14 +1003,15 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                 monitor(sock, "system_reset")
                 resets += 1
                 reset_at = None
-            if triggered and con.silent_for() > sc.silence:
-                log(f"{sc_name}/{arch_name}: no console output for {sc.silence}s after the "
+            if triggered and con.silent_for() > silence:
+                log(f"{sc_name}/{arch_name}: no console output for {silence}s after the "
                     f"trigger: hung; warm reset (RAM kept)")
                 monitor(sock, "system_reset")
                 resets += 1
                 triggered = False
             if time.monotonic() - start > timeout:
                 raise RunError(f"guest timed out after {timeout}s (boots: {boots})")
+            cpu = cpu_seconds(q.pid) or cpu
             time.sleep(0.2)
     except RunError as e:
         raise RunError(f"{sc_name}/{arch_name}: {e}\n--- last console lines ({out}/console.log):\n"
@@ -987,7 +1021,7 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
             q.kill()
         q.wait()
         con.close()
-    return boots, resets, delays
+    return boots, resets, delays, round(cpu, 1)
 
 
 # --- Debian guests ---------------------------------------------------------------
@@ -1182,6 +1216,7 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
         "HT_HANGTRAIL": int(sc.debian == "hangtrail"),
     }
     run_conf.update(sc.conf)
+    run_conf.update(sc.arch_conf.get(arch.arch, {}))
     lib = "/usr/local/lib/hangtrail-test"
     units = "/etc/systemd/system"
     script = sc.script or sc_name
@@ -1227,6 +1262,16 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
                        "-monitor", f"unix:{sock},server,nowait"]
     if arch.arch == "arm64":
         cmd += ["-cpu", sc.cpu.get("arm64", "max,pauth-impdef=on")]
+    else:
+        # The board's "no reboot" strap for the ICH9 TCO watchdog. QEMU's
+        # q35 starts the TCO timer at reset and SeaBIOS leaves it running;
+        # Debian's iTCO_wdt finds it running and the system kernel keeps it
+        # alive, but nothing in Debian's crash kernel does, and it resets the
+        # machine 60 s (two 30 s timeouts) after the system kernel's last
+        # ping: in the middle of kdump-tools' dump under TCG. Firmware that
+        # arms no watchdog, the usual server default; the armed case is in
+        # Documentation/hangtrail.rst ("A hardware watchdog during kdump").
+        cmd += ["-global", "ICH9-LPC.noreboot=on"]
     (out / "qemu.cmd").write_text(" ".join(f"'{c}'" for c in cmd) + "\n")
     log(f"{sc_name}/{arch_name}: booting Debian ({cpus} CPUs), console: {out}/console.log")
     start = time.monotonic()
@@ -1234,7 +1279,8 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
                          stderr=subprocess.STDOUT)
     con = Console(q.stdout, out / "console.log")
     # A clean power-off (systemd stops its units) takes a while under TCG.
-    boots, resets, delays = drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=180)
+    boots, resets, delays, cpu = drive(sc_name, arch_name, q, con, sock, timeout, out,
+                                       end_grace=180)
     seconds = round(time.monotonic() - start, 1)
     lines = con.since(0)
     timings = boot_timings(lines, con.times, start)
@@ -1250,23 +1296,35 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
                            capture_output=True, text=True)
         (out / "journal.json").write_text(p.stdout)
         files["journal.json"] = out / "journal.json"
-    # What hangtrail-save.service kept: the dir its journal entry names.
+    # What hangtrail-save.service kept, each time it logged: the dir its
+    # journal entry names, as out/save-N/ (N counts the entries from 1) and
+    # the last one's files in out/ as well.
     said = journal(res, MESSAGE_ID=HANGTRAIL_MESSAGE_ID)
-    if said and said[-1].get("HANGTRAIL_DIR"):
-        saved = got / "hangtrail" / Path(said[-1]["HANGTRAIL_DIR"]).name
+    for n, entry in enumerate(said, 1):
+        if not entry.get("HANGTRAIL_DIR"):
+            continue
+        saved = got / "hangtrail" / Path(entry["HANGTRAIL_DIR"]).name
+        dest = out / f"save-{n}"
+        dest.mkdir()
         for name in ("previous.bin", "decode.json", "decode.txt"):
             if (saved / name).exists():
-                shutil.copy2(saved / name, out / name)
-                files[name] = out / name
-        if "previous.bin" in files:
+                shutil.copy2(saved / name, dest / name)
+                files[f"save-{n}/{name}"] = dest / name
+        if (dest / "previous.bin").exists():
             # Without symbols: Debian's System.map is a placeholder (the real
             # one is in the -dbg package); the guest's decode had kallsyms.
-            args = [db.decoder, "decode", "--json", out / "previous.bin"]
-            (out / "host-decode.json").write_text(sh(args) + "\n")
-            files["host-decode.json"] = out / "host-decode.json"
+            args = [db.decoder, "decode", "--json", dest / "previous.bin"]
+            (dest / "host-decode.json").write_text(sh(args) + "\n")
+            files[f"save-{n}/host-decode.json"] = dest / "host-decode.json"
+        if n == len(said):
+            for name in ("previous.bin", "decode.json", "decode.txt", "host-decode.json"):
+                if (dest / name).exists():
+                    shutil.copy2(dest / name, out / name)
+                    files[name] = out / name
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
-         "resets": resets, "files": sorted(files), "seconds": seconds, "timings": timings,
+         "resets": resets, "files": sorted(files), "seconds": seconds, "cpu_seconds": cpu,
+         "timings": timings,
          "release": db.release, "rootfs": str(db.image), "conf": run_conf},
         indent=2) + "\n")
     return res
