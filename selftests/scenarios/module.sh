@@ -51,7 +51,7 @@ first() {
 	taskset 2 sync
 	sed 's/^/HT-PROBE /' $D/probes
 	ht_send $D/current current.bin
-	ht_send /proc/kallsyms kallsyms
+	ht_send_kallsyms kallsyms
 
 	# rmmod while a point fires on both CPUs, then load again: the trail just
 	# written is `previous` now.
@@ -92,6 +92,6 @@ again() {
 	ht_insmod || ht_fail "insmod after reset"
 	echo "HT-SUMMARY $(dmesg | grep 'previous boot stopped' | sed 's/^\[[^]]*\] //')"
 	ht_send $D/previous previous.bin
-	ht_send /proc/kallsyms kallsyms-again
+	ht_send_kallsyms kallsyms-again
 	ht_end
 }

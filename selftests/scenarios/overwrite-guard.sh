@@ -32,7 +32,7 @@ load() {	# tag, insmod args...
 first() {
 	ht_pin0
 	ht_insmod probes=ksys_sync inject_stall=ksys_sync || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_send_kallsyms kallsyms
 	ht_control_write 1 1
 	ht_triggered "sync on CPU 1 stalls in ksys_sync"
 	taskset 2 sync &

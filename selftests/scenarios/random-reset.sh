@@ -20,7 +20,7 @@ first() {
 	ht_pin0
 	ht_control_write 1 0
 	ht_insmod mem_size="$HT_STORM_SIZE" probes=read_zero,write_null || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_send_kallsyms kallsyms
 	storm_until_reset
 }
 

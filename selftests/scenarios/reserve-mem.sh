@@ -66,7 +66,7 @@ first() {
 	# The load's dmesg line, on the file channel (no console interleaving).
 	dmesg | grep 'hangtrail: region 0x' | sed 's/^\[[^]]*\] //' > /tmp/region-dmesg
 	ht_send /tmp/region-dmesg region-dmesg.txt
-	ht_send /proc/kallsyms kallsyms
+	ht_send_kallsyms kallsyms
 	# For the crash kernel: the first kernel's address, in the control page.
 	ht_control_write 2 "$A"
 	ht_control_write 3 "$S"

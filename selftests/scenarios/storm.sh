@@ -35,7 +35,7 @@ first() {
 	# handler, so kprobes counts each of those calls as a miss.
 	ht_insmod mem_size="$HT_STORM_SIZE" mem_type=2 \
 		probes=read_zero,write_null,arch_wb_cache_pmem || ht_fail "insmod"
-	ht_send /proc/kallsyms kallsyms
+	ht_send_kallsyms kallsyms
 	ht_storm "$HT_STORM_SECONDS"
 	cat $D/current > /tmp/current.bin
 	sed 's/^/HT-PROBE /' $D/probes
