@@ -160,8 +160,6 @@ class Scenario:
     cpu: dict = dataclasses.field(default_factory=dict)  # arch -> -cpu model
     qemu: dict = dataclasses.field(default_factory=dict)  # arch -> extra QEMU args
     conf: dict = dataclasses.field(default_factory=dict)  # extra HT_* settings
-    # HT_* settings that differ by arch: arch ("x86_64", "arm64") -> dict.
-    arch_conf: dict = dataclasses.field(default_factory=dict)
     # hangtrail.ko parameters computed from the built kernel (disassembly).
     params_fn: object = None
     reset_delay: tuple = (0.5, 4.0)  # HT-RESET-RANDOM: uniform, seconds
@@ -240,9 +238,7 @@ SCENARIOS = {
     # keeps running a translation of the unpatched bytes, which oopses the
     # guest with or without hangtrail.ko (testing.rst, "What load-unload
     # found on x86_64"). arm64 patches under stop_machine: multi-threaded.
-    # x86_64's loads take 2.2 s each there (0.7 s on arm64): 40 of them.
-    "load-unload": Scenario(timeout=600, conf={"HT_STORM_SIZE": "0x10000"},
-                            arch_conf={"x86_64": {"HT_LOADS": 40}, "arm64": {"HT_LOADS": 100}},
+    "load-unload": Scenario(timeout=600, conf={"HT_LOADS": 100, "HT_STORM_SIZE": "0x10000"},
                             one_thread=("x86_64",)),
     "module": Scenario(
         timeout=240,
@@ -922,7 +918,6 @@ def run(sc_name, arch_name, cpus=None, append="", params="", out=None, timeout=N
         "HT_KEXEC_SYSCALL": "-s" if has_kexec_file(build) else "",
     }
     run_conf.update(sc.conf)
-    run_conf.update(sc.arch_conf.get(arch.arch, {}))
     run_conf.update(conf or {})
     cmdline = " ".join(
         a
@@ -1257,7 +1252,6 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
         "HT_HANGTRAIL": int(sc.debian == "hangtrail"),
     }
     run_conf.update(sc.conf)
-    run_conf.update(sc.arch_conf.get(arch.arch, {}))
     lib = "/usr/local/lib/hangtrail-test"
     units = "/etc/systemd/system"
     script = sc.script or sc_name
