@@ -1249,7 +1249,6 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
         "HT_NONCE": f"0x{random.getrandbits(63) | 1:016X}",
         "HT_REGION_ADDR": hex(arch.region),
         "HT_REGION_SIZE": hex(REGION_SIZE),
-        "HT_HANGTRAIL": int(sc.debian == "hangtrail"),
     }
     run_conf.update(sc.conf)
     lib = "/usr/local/lib/hangtrail-test"
@@ -1332,8 +1331,7 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
         (out / "journal.json").write_text(p.stdout)
         files["journal.json"] = out / "journal.json"
     # What hangtrail-save.service kept, each time it logged: the dir its
-    # journal entry names, as out/save-N/ (N counts the entries from 1) and
-    # the last one's files in out/ as well.
+    # journal entry names, as out/save-N/ (N counts the entries from 1).
     said = journal(res, MESSAGE_ID=HANGTRAIL_MESSAGE_ID)
     for n, entry in enumerate(said, 1):
         if not entry.get("HANGTRAIL_DIR"):
@@ -1351,11 +1349,6 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
             args = [db.decoder, "decode", "--json", dest / "previous.bin"]
             (dest / "host-decode.json").write_text(sh(args) + "\n")
             files[f"save-{n}/host-decode.json"] = dest / "host-decode.json"
-        if n == len(said):
-            for name in ("previous.bin", "decode.json", "decode.txt", "host-decode.json"):
-                if (dest / name).exists():
-                    shutil.copy2(dest / name, out / name)
-                    files[name] = out / name
     (out / "run.json").write_text(json.dumps(
         {"scenario": sc_name, "arch": arch_name, "cpus": cpus, "boots": boots,
          "resets": resets, "files": sorted(files), "seconds": seconds, "cpu_seconds": cpu,

@@ -1279,17 +1279,14 @@ def kdump_files(r):
     return {p.name: p for p in crash.glob("*/*") if p.is_file()} if crash.is_dir() else {}
 
 
-def hangtrail_saved(r, c, state, boot, save=None):
+def hangtrail_saved(r, c, state, boot, save):
     """What hangtrail-save.service left: the trail, its decode (the
     guest's, with /proc/kallsyms) agreeing with the host's (no symbols:
     Debian's System.map is a placeholder), and its journal entry with the
     verdict's fields, logged at the boot with index `boot` in r.boots.
-    `save`: which of the run's entries (1 = the first; None = the run has
-    only one). Returns the guest's decode."""
+    `save`: which of the run's entries (1 = the first), kept as
+    r.out/save-N/. Returns the guest's decode."""
     said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
-    if save is None:
-        c.eq(len(said), 1, "one hangtrail journal entry (MESSAGE_ID 2c74ffa9...) in the run")
-        save = 1
     d = f"save-{save}/"
     for name in ("previous.bin", "decode.json", "decode.txt"):
         c.that(d + name in r.files, f"{name} saved under /var/lib/hangtrail/ID/ (read off the disk)")
@@ -1406,6 +1403,8 @@ def check_stock_stall(r, c):
     c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1"],
          "hangtrail.ko loaded at boot (modules-load.d), both boots of the system kernel")
     c.eq(r.value("HT-SAVE"), "success 0", "hangtrail-save.service result and exit status (last boot)")
+    c.eq(len(htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)), 1,
+         "one hangtrail journal entry (MESSAGE_ID 2c74ffa9...) in the run")
     stall_hung(r, c, save=1)
 
 

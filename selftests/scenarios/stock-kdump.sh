@@ -14,30 +14,27 @@
 
 first() {
 	ht_kdump_loaded
-	[ "$HT_HANGTRAIL" = 0 ] || ht_hangtrail_loaded
+	ht_hangtrail_loaded
 	ht_triggered "sysrq crash"
 	echo c > /proc/sysrq-trigger
 	sleep 3600
 }
 
 again() {
-	if [ -e $state/stalled ]; then
+	if [ -e "$state/stalled" ]; then
 		stalled
 	fi
-	if [ "$HT_HANGTRAIL" = 1 ]; then
-		ht_hangtrail_loaded
-		ht_saved
-	fi
+	ht_hangtrail_loaded
+	ht_saved
 	for f in /var/crash/*/*; do
 		[ -f "$f" ] && ht_say "HT-CRASH-FILE ${f#/var/crash/} $(stat -c %s "$f")"
 	done
-	[ "$HT_HANGTRAIL" = 1 ] || ht_end
 	# The crash kernel is loaded again at this boot (kdump-tools.service).
 	ht_kdump_loaded
 	modprobe -r hangtrail || ht_fail "modprobe -r hangtrail"
 	modprobe hangtrail inject_stall=machine_kexec || ht_fail "modprobe hangtrail inject_stall=..."
 	ht_say "HT-STALL-ARMED $(cat /sys/module/hangtrail/parameters/inject_stall 2>/dev/null)"
-	touch $state/stalled
+	touch "$state/stalled"
 	sync
 	ht_triggered "sysrq crash, hangtrail stalls it in machine_kexec"
 	echo c > /proc/sysrq-trigger
