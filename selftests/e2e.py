@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -1467,6 +1468,18 @@ OUT = Path(os.environ.get("HANGTRAIL_E2E_OUT") or Path("/tmp/hangtrail-e2e") / (
     f"{htvm.TOP.name}-{hashlib.sha256(str(htvm.TOP).encode()).hexdigest()[:8]}"))
 
 
+def prune_old_outputs(hours=2):
+    """Deletes the other checkouts' output trees beside OUT that no run has
+    touched for `hours` (a run makes a test dir in its tree every few
+    minutes, and lasts under 90): every CI clone leaves one, 3-4 GB with
+    the Debian guests' disks and each test's initramfs, and on 2026-12-07
+    they filled this machine's disk in the middle of a run."""
+    now = time.time()
+    for tree in OUT.parent.glob("*"):
+        if tree != OUT and tree.is_dir() and now - tree.stat().st_mtime > hours * 3600:
+            shutil.rmtree(tree, ignore_errors=True)
+
+
 def starved_before_trigger(out):
     """The guest's watchdog fired before the scenario triggered anything: on
     this 2-core host two TCG guests side by side can starve a vCPU for
@@ -1593,6 +1606,7 @@ def main():
             for arch in htvm.SCENARIOS[sc].arches + (htvm.SCENARIOS[sc].on_request if a.arch else ())
             if a.k in f"{sc}/{arch}" and (not a.arch or arch in a.arch)]
     arches = sorted({p[1] for p in plan})
+    prune_old_outputs()
     print("TAP version 13")
     print(f"1..{len(plan)}")
     sys.stdout.flush()
