@@ -987,6 +987,13 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
     silence, triggers = silences[0], 0
     # A boot in progress (not yet HT-BOOT): QEMU's start or the runner's reset.
     booting = True
+
+    def warm_reset():
+        nonlocal resets, booting
+        monitor(sock, "system_reset")
+        resets += 1
+        booting = True
+
     try:
         while True:
             for ln in con.since(seen):
@@ -1003,9 +1010,7 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                     delays.append(round(random.uniform(*sc.reset_delay), 3))
                     reset_at = time.monotonic() + delays[-1]
                 elif "HT-RESET-ME" in ln:  # or via printk, after a timestamp
-                    monitor(sock, "system_reset")
-                    resets += 1
-                    booting = True
+                    warm_reset()
                 elif "HT-TRIGGERED" in ln:  # via printk: after a timestamp
                     triggered = True
                     silence = silences[min(triggers, len(silences) - 1)]
@@ -1027,17 +1032,13 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                     continue
                 raise RunError(f"QEMU exited ({q.returncode}) before the scenario ended")
             if reset_at is not None and time.monotonic() >= reset_at:
-                monitor(sock, "system_reset")
-                resets += 1
+                warm_reset()
                 reset_at = None
-                booting = True
             if triggered and con.silent_for() > silence:
                 log(f"{sc_name}/{arch_name}: no console output for {silence}s after the "
                     f"trigger: hung; warm reset (RAM kept)")
-                monitor(sock, "system_reset")
-                resets += 1
+                warm_reset()
                 triggered = False
-                booting = True
             if booting and ARCHES[arch_name].arch == "x86_64" and con.silent_for() > BOOT_STALL:
                 halted, total = halted_vcpus(sock)
                 if total and halted == total:
