@@ -7,12 +7,12 @@
 //! root-only too: it holds kernel addresses), and `region`
 //! (`mem_address=0x... mem_size=0x...`: the parameters a crash kernel loads
 //! hangtrail.ko with, however this kernel found the region; root-only).
-//! While a crashed boot's trail is held (`guard.rs`), `release` (write-only,
-//! root-only): writing `release` marks it released.
+//! Every file is read-only: lockdown (Secure Boot) refuses debugfs files
+//! with a write bit, so releasing a held trail is a module parameter
+//! (`params.rs`).
 
 use crate::bindings;
 use crate::format::{self, Role};
-use crate::guard;
 use crate::plan::Writer as Text;
 use crate::probes;
 use crate::region::Region;
@@ -36,18 +36,8 @@ const fn fops(
     Fops(f)
 }
 
-const fn write_fops(
-    write: unsafe extern "C" fn(*mut bindings::file, *const c_char, usize, *mut i64) -> isize,
-) -> Fops {
-    // SAFETY: as in `fops`.
-    let mut f: bindings::file_operations = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-    f.write = Some(write);
-    Fops(f)
-}
-
 static CURRENT_FOPS: Fops = fops(read_current);
 static PROBES_FOPS: Fops = fops(read_probes);
-static RELEASE_FOPS: Fops = write_fops(write_release);
 
 /// The directory and what its files point at; removed on drop.
 pub(crate) struct Dir {
@@ -69,14 +59,9 @@ unsafe impl Sync for Dir {}
 
 impl Dir {
     /// Creates the directory with `region`, `probes` and `current` if a
-    /// trail is live, `release` if a crashed boot's trail is held, and
-    /// `previous` if one was found. debugfs failing is not fatal.
-    pub(crate) fn create(
-        previous: Option<&[u8]>,
-        live: bool,
-        held: bool,
-        region: &Region,
-    ) -> Result<Self> {
+    /// trail is live, and `previous` if one was found. debugfs failing is not
+    /// fatal.
+    pub(crate) fn create(previous: Option<&[u8]>, live: bool, region: &Region) -> Result<Self> {
         // SAFETY: a static name; a null parent means the debugfs root.
         let dir = unsafe { bindings::debugfs_create_dir(c"hangtrail".as_ptr().cast(), core::ptr::null_mut()) };
         let mut this = Self { dir, previous: None, region: None };
@@ -99,9 +84,6 @@ impl Dir {
         if live {
             this.file(c"current", 0o400, &CURRENT_FOPS);
             this.file(c"probes", 0o400, &PROBES_FOPS);
-        }
-        if held {
-            this.file(c"release", 0o200, &RELEASE_FOPS);
         }
         if let Some(bytes) = previous {
             let blob = KBox::new(
@@ -228,38 +210,4 @@ unsafe extern "C" fn read_probes(
     let len = w.len;
     // SAFETY: the read's own arguments; `text[..len]` is initialised.
     unsafe { to_user(buf, count, ppos, &text[..len]) }
-}
-
-/// `release`: `release` (a trailing newline allowed) marks the held trail
-/// released; anything else is `EINVAL`.
-unsafe extern "C" fn write_release(
-    _f: *mut bindings::file,
-    buf: *const c_char,
-    count: usize,
-    _ppos: *mut i64,
-) -> isize {
-    let mut word = [0u8; 16];
-    if count > word.len() {
-        return EINVAL.to_errno() as isize;
-    }
-    let mut pos = 0i64;
-    // SAFETY: `buf` is the write's user buffer of `count` bytes; `word` is a
-    // kernel buffer of its length; `pos` a valid position.
-    let n = unsafe {
-        bindings::simple_write_to_buffer(word.as_mut_ptr().cast(), word.len(), &mut pos, buf.cast(), count)
-    };
-    if n < 0 {
-        return n;
-    }
-    let mut got = &word[..n as usize];
-    if let [rest @ .., b'\n'] = got {
-        got = rest;
-    }
-    if got != b"release" {
-        return EINVAL.to_errno() as isize;
-    }
-    match guard::release() {
-        Ok(()) => count as isize,
-        Err(e) => e.to_errno() as isize,
-    }
 }

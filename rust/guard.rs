@@ -7,7 +7,7 @@
 //! trail with neither `HDR_ENDED` nor `HDR_RELEASED` is a crashed boot's: the
 //! module holds it ([`hold`]): it claims the region, exposes the copy as
 //! `previous`, probes nothing, and lets root release it ([`release`], the
-//! debugfs `release` file). A trail ends in order when the module is
+//! `release` module parameter in sysfs). A trail ends in order when the module is
 //! unloaded or when the kernel starts an orderly reboot, halt, power-off or
 //! `kexec -e` (the reboot notifier, [`watch_reboot`]); both set `HDR_ENDED`.
 //! Flags are set in place ([`set_flags`]): the header area is resealed
@@ -93,31 +93,47 @@ pub(crate) fn set_flags(region: &Region, flags: u32) -> Option<Header> {
 /// The region of a held trail, for `release`; null when none is held.
 static HELD: AtomicPtr<Region> = AtomicPtr::new(core::ptr::null_mut());
 
+/// Whether this load released the trail it holds.
+static RELEASED: AtomicBool = AtomicBool::new(false);
+
 /// Makes `region` (holding a crashed boot's trail) the one `release` marks.
 /// It must stay mapped until [`unhold`].
 pub(crate) fn hold(region: &Region) {
+    RELEASED.store(false, Ordering::Relaxed);
     HELD.store(region as *const Region as *mut Region, Ordering::Release);
 }
 
-/// Forgets the held region: call before it is dropped, after the `release`
-/// file is gone (debugfs waits for writers in flight).
+/// Forgets the held region: call before it is dropped, under
+/// `params::locked` (no `release` write may still be in flight: the
+/// parameter outlives the module's exit).
 pub(crate) fn unhold() {
     HELD.store(core::ptr::null_mut(), Ordering::Release);
+}
+
+/// What `release` reads: `held`, `released` (by this load) or `none`.
+pub(crate) fn state() -> &'static [u8] {
+    match (HELD.load(Ordering::Acquire).is_null(), RELEASED.load(Ordering::Relaxed)) {
+        (true, _) => b"none",
+        (false, false) => b"held",
+        (false, true) => b"released",
+    }
 }
 
 /// `release`: marks the held trail released; the next load records over
 /// it. Two writers at once set the same bits and write the same header.
 pub(crate) fn release() -> Result {
     // SAFETY: a non-null `HELD` points at the region owned by the loaded
-    // module; `unhold` clears it after the `release` file is removed, before
-    // the region is dropped.
+    // module; the caller holds the parameter lock, under which `unhold`
+    // clears it before the region is dropped.
     let Some(region) = (unsafe { HELD.load(Ordering::Acquire).as_ref() }) else {
+        pr_err!("release: no trail is held\n");
         return Err(ENODEV);
     };
     if set_flags(region, format::HDR_RELEASED).is_none() {
         pr_err!("release: the region no longer holds a valid trail; nothing written\n");
         return Err(EINVAL);
     }
+    RELEASED.store(true, Ordering::Relaxed);
     pr_info!("trail released: the next load records over it (this load keeps recording nothing)\n");
     Ok(())
 }

@@ -126,7 +126,7 @@ impl kernel::Module for HangTrail {
             // memory still says it was reached.
             let found = mark_reached(&region);
             let previous = found.and_then(|len| keep_copy(&region, len));
-            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, false, &region)?;
+            let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, &region)?;
             let claimed = Some(KBox::new(region, GFP_KERNEL)?);
             return Ok(Self { dir: Some(dir), live: None, _claimed: claimed, previous, started: false });
         }
@@ -154,7 +154,7 @@ impl kernel::Module for HangTrail {
         live.publish();
         let previous = this.previous.as_ref().map(Previous::bytes);
         let started = start(live, users, stall)
-            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true, false, live.writer.region())?)));
+            .and_then(|n| Ok((n, debugfs::Dir::create(previous, true, live.writer.region())?)));
         let registered = match started {
             Ok((n, dir)) => {
                 this.dir = Some(dir);
@@ -181,13 +181,14 @@ impl kernel::Module for HangTrail {
 }
 
 /// The overwrite guard: keeps the region claimed with the crashed boot's
-/// trail in it untouched, `previous` and `release` in debugfs, no probes.
+/// trail in it untouched, `previous` in debugfs, `release` in sysfs, no
+/// probes.
 fn hold(region: Region, phys: u64, h: &Header, previous: Option<Previous>) -> Result<HangTrail> {
     let region = KBox::new(region, GFP_KERNEL)?;
-    let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, true, &region)?;
+    let dir = debugfs::Dir::create(previous.as_ref().map(Previous::bytes), false, &region)?;
     guard::hold(&region);
     pr_warn!(
-        "holding the trail of a boot that did not end in order (crash, hang, reset) at {:#x}+{:#x}, not recording: save /sys/kernel/debug/hangtrail/previous, then `echo release > /sys/kernel/debug/hangtrail/release` and reload (or load with overwrite=1)\n",
+        "holding the trail of a boot that did not end in order (crash, hang, reset) at {:#x}+{:#x}, not recording: save /sys/kernel/debug/hangtrail/previous, then `echo release > /sys/module/hangtrail/parameters/release` and reload (or load with overwrite=1)\n",
         phys, h.used_size()
     );
     Ok(HangTrail { dir: Some(dir), live: None, _claimed: Some(region), previous, started: false })
@@ -217,7 +218,7 @@ fn start<'a>(
 impl Drop for HangTrail {
     fn drop(&mut self) {
         self.dir = None;
-        guard::unhold();
+        params::locked(guard::unhold);
         if let Some(live) = self.live.as_mut() {
             if self.started {
                 guard::unwatch_reboot();

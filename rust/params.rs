@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Module parameters for a 6.12 kernel, whose `module!` has no `params` key.
+//! Module parameters for a 6.12 kernel, whose `module!` has no `params` key,
+//! and `release`, the one that is written at run time.
 //!
 //! [`module_param!`] emits what C's `module_param()` + `MODULE_PARM_DESC()`
 //! emit: a `struct kernel_param` in the `__param` section, pointing at the
@@ -17,8 +18,9 @@ use core::cell::UnsafeCell;
 pub(crate) struct Param<T>(UnsafeCell<T>);
 
 // SAFETY: the kernel writes the value while loading the module, before `init`
-// and before any other code of this module runs; the permissions given in
-// `module_param!` are read-only (0444), so sysfs never writes it afterwards.
+// and before any other code of this module runs; the permissions
+// `module_param!` gives are read-only (0444), so sysfs never writes it
+// afterwards.
 unsafe impl<T> Sync for Param<T> {}
 
 impl<T: Copy> Param<T> {
@@ -75,13 +77,30 @@ pub(crate) const fn bytes<const N: usize>(s: &str) -> [u8; N] {
 
 /// Declares a module parameter: `module_param!(NAME: TYPE = DEFAULT, OPS,
 /// "modinfo type", "description")`, where OPS is one of the kernel's
-/// `param_ops_*`. Creates `static NAME: Param<TYPE>`.
+/// `param_ops_*`. Creates `static NAME: Param<TYPE>`, read-only in sysfs.
 macro_rules! module_param {
     ($name:ident: $ty:ty = $default:expr, $ops:ident, $kind:literal, $desc:literal) => {
         #[allow(non_upper_case_globals)]
         pub(crate) static $name: $crate::params::Param<$ty> =
             $crate::params::Param::new($default);
 
+        kernel_param!(
+            $name,
+            // SAFETY: the address of the kernel's static ops; only taken.
+            unsafe { core::ptr::addr_of!($crate::bindings::$ops) },
+            0o444,
+            $name.as_ptr(),
+            $kind,
+            $desc
+        );
+    };
+}
+
+/// Emits the `struct kernel_param` and the `.modinfo` strings of parameter
+/// `$name`: `$ops` (a `*const kernel_param_ops`), sysfs mode `$perm`, and
+/// `$arg`, the pointer `$ops` is handed.
+macro_rules! kernel_param {
+    ($name:ident, $ops:expr, $perm:expr, $arg:expr, $kind:literal, $desc:literal) => {
         const _: () = {
             use $crate::bindings;
             use $crate::params::{bytes, KernelParam};
@@ -95,12 +114,11 @@ macro_rules! module_param {
                 // SAFETY: `__this_module` is defined by modpost for this module
                 // and lives as long as the module; only its address is taken.
                 mod_: unsafe { core::ptr::addr_of!(bindings::__this_module) as *mut _ },
-                // SAFETY: as above: the address of the kernel's static ops.
-                ops: unsafe { core::ptr::addr_of!(bindings::$ops) },
-                perm: 0o444,
+                ops: $ops,
+                perm: $perm,
                 level: -1,
                 flags: 0,
-                __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 { arg: $name.as_ptr() },
+                __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 { arg: $arg },
             });
 
             const TYPE: &str = concat!("parmtype=", stringify!($name), ":", $kind, "\0");
@@ -134,3 +152,71 @@ module_param!(crash_marks: bool = false, param_ops_bool, "bool",
     "The crash kernel loads hangtrail too (kdump initramfs hook): no arrival mark after machine_kexec = hung");
 module_param!(inject_stall: *mut u8 = core::ptr::null_mut(), param_ops_charp, "charp",
     "TEST AID: symbol[+offset]; after recording it, spin forever with IRQs masked");
+
+/// A `struct kernel_param_ops` that may live in a `static`.
+#[repr(transparent)]
+struct ParamOps(bindings::kernel_param_ops);
+
+// SAFETY: read-only; the kernel only reads it.
+unsafe impl Sync for ParamOps {}
+
+static RELEASE_OPS: ParamOps = ParamOps(bindings::kernel_param_ops {
+    flags: 0,
+    set: Some(set_release),
+    get: Some(get_release),
+    free: None,
+});
+
+// `/sys/module/hangtrail/parameters/release`, root-only (0600): reads `held`
+// (a crashed boot's trail is held), `released` (it was, and root released it:
+// the next load records) or `none`; writing `release` releases the held trail.
+// A module parameter rather than a debugfs file because lockdown (Secure Boot)
+// refuses debugfs files with a write bit, and not one of the `hwparam` kind
+// that lockdown refuses. Given at load it is refused: nothing is held yet.
+kernel_param!(
+    release,
+    &RELEASE_OPS.0,
+    0o600,
+    core::ptr::null_mut(),
+    "string",
+    "Write `release` once the held trail is saved (read: held, released or none)"
+);
+
+/// Runs `f` under this module's parameter lock, which every `release` read
+/// and write holds: once it returns, no write is in flight.
+pub(crate) fn locked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: `__this_module` is this module; the lock is a mutex, taken in
+    // process context (module init or exit) and released below.
+    unsafe { bindings::kernel_param_lock(core::ptr::addr_of_mut!(bindings::__this_module)) };
+    let r = f();
+    // SAFETY: taken above.
+    unsafe { bindings::kernel_param_unlock(core::ptr::addr_of_mut!(bindings::__this_module)) };
+    r
+}
+
+/// `release`'s write: `release` (a trailing newline allowed) marks the held
+/// trail released; anything else is `EINVAL`, nothing held `ENODEV`.
+unsafe extern "C" fn set_release(val: *const bindings::ctypes::c_char, _kp: *const bindings::kernel_param) -> i32 {
+    // SAFETY: the kernel passes a NUL-terminated string (sysfs's page or the
+    // load's arguments) valid for the call.
+    let word = unsafe { core::ffi::CStr::from_ptr(val.cast()) }.to_bytes();
+    let word = word.strip_suffix(b"\n").unwrap_or(word);
+    if word != b"release" {
+        return kernel::error::code::EINVAL.to_errno();
+    }
+    match crate::guard::release() {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `release`'s read: the guard's state and a newline.
+unsafe extern "C" fn get_release(buffer: *mut bindings::ctypes::c_char, _kp: *const bindings::kernel_param) -> i32 {
+    let state = crate::guard::state();
+    // SAFETY: sysfs hands a page-sized buffer; the state is a few bytes.
+    unsafe {
+        core::ptr::copy_nonoverlapping(state.as_ptr(), buffer.cast(), state.len());
+        *buffer.add(state.len()) = b'\n' as _;
+    }
+    state.len() as i32 + 1
+}

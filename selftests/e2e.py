@@ -553,9 +553,10 @@ def check_permissions(r, c):
     c.eq(r.value("HT-NOBODY-CONTROL"), "public", "nobody reads a world-readable file")
     c.eq(r.value("HT-NOBODY-LS"), "current,previous,probes,region", "nobody lists the directory")
     perms = {v.split()[0]: v.split(maxsplit=4)[1:] for v in r.values("HT-PERM")}
-    for name in ("previous", "current", "probes", "region"):
+    for name, want in (("previous", "400"), ("current", "400"), ("probes", "400"), ("region", "400"),
+                       ("release", "600")):
         mode, owner, size, user = (perms.get(name, []) + ["?"] * 4)[:4]
-        c.eq((mode, owner), ("400", "root"), f"{name}: mode and owner")
+        c.eq((mode, owner), (want, "root"), f"{name}: mode and owner")
         c.that(size.isdigit() and int(size) > 0, f"{name}: root reads it ({size} bytes)")
         c.that(user.startswith("refused:") and "Permission denied" in user,
                f"{name}: a non-root read fails (got {user!r})")
@@ -572,14 +573,15 @@ def check_overwrite_guard(r, c):
     held = ("held-1", "held-2", "held-3", "after-refused")
     for tag in held:
         ld = loads.get(tag, {})
-        c.eq((ld.get("rc"), ld.get("files")), ("0", "previous,region,release"),
-             f"load {tag}: held (no current, no probes)")
+        c.eq((ld.get("rc"), ld.get("files"), ld.get("state")), ("0", "previous,region", "held"),
+             f"load {tag}: held (no current, no probes; release reads held)")
         c.that("holding the trail of a boot that did not end in order" in dm[tag] and
-               "echo release > /sys/kernel/debug/hangtrail/release" in dm[tag],
+               "echo release > /sys/module/hangtrail/parameters/release" in dm[tag],
                f"load {tag}: one dmesg line says it holds the trail and how to release it")
         c.that("recording to" not in dm[tag], f"load {tag}: records nothing")
     # Byte-identical each time: nothing wrote the region.
-    md5s = {loads.get(t, {}).get("md5") for t in held} | {(r.value("HT-RELEASE") or "").split("md5=")[-1]}
+    rel = dict(x.split("=", 1) for x in (r.value("HT-RELEASE") or "").split() if "=" in x)
+    md5s = {loads.get(t, {}).get("md5") for t in held} | {rel.get("md5")}
     c.eq(len(md5s), 1, f"previous is the same bytes in every held load and after release ({md5s})")
     if "previous.bin" in r.files:
         prev = r.files["previous.bin"].read_bytes()
@@ -592,12 +594,14 @@ def check_overwrite_guard(r, c):
            "Permission denied" in r.value("HT-NOBODY-RELEASE"),
            f"a non-root write cannot release ({r.value('HT-NOBODY-RELEASE')!r})")
     c.eq(r.value("HT-BAD-WORD"), "refused", "a write of another word is refused")
-    c.that((r.value("HT-RELEASE") or "").startswith("rc=0"), "root releases the trail")
+    c.eq(rel.get("rc"), "0", "root releases the trail")
+    c.eq(rel.get("state"), "released", "release then reads released")
     c.that("trail released" in " ".join(r.values("HT-DMESG-release")), "dmesg says released")
     # After release: the next load records; previous is the same trail,
     # only the released flag and the header checksum changed.
     ld = loads.get("released", {})
-    c.eq((ld.get("rc"), ld.get("files")), ("0", "current,previous,probes,region"), "load after release records")
+    c.eq((ld.get("rc"), ld.get("files"), ld.get("state")), ("0", "current,previous,probes,region", "none"),
+         "load after release records (release reads none)")
     c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
     if "previous.bin" in r.files and "previous-released.bin" in r.files:
         diff = changed_words(r.files["previous.bin"], r.files["previous-released.bin"])
@@ -623,6 +627,9 @@ def check_overwrite_guard(r, c):
            "the trail overwrite=1 replaced had neither flag (it was held)")
     c.that(flags.get("previous-clean.bin", 0) & HDR_ENDED, "an orderly reboot marks the trail ended")
     c.that(flags.get("previous-unloaded.bin", 0) & HDR_ENDED, "rmmod marks the trail ended")
+    lr = dict(x.split("=", 1) for x in (r.value("HT-LOAD-RELEASE") or "").split())
+    c.that(lr.get("rc", "0") != "0" and lr.get("loaded") == "no",
+           f"`release` given at load: the load is refused ({r.value('HT-LOAD-RELEASE')!r})")
     c.eq(set(r.values("HT-OOPS")), {"0"}, "no oops or warning in any boot")
 
 
@@ -650,7 +657,8 @@ def check_wrong_region(r, c):
     one("garbage", "region holds no trail (no hangtrail magic)")
     # The trails that parse are a crash's: held, byte-equal in `previous`.
     for tag in ("v1", "other-release", "flips"):
-        c.eq((loads.get(tag, {}).get("rc"), loads.get(tag, {}).get("files")), ("0", "previous,region,release"),
+        ld = loads.get(tag, {})
+        c.eq((ld.get("rc"), ld.get("files"), ld.get("state")), ("0", "previous,region", "held"),
              f"{tag}: loaded, holding the trail")
         name = f"previous-{tag}.bin"
         if c.that(name in r.files, f"{name} sent"):
@@ -929,9 +937,9 @@ def check_save_reset(r, c):
     c.that("already holds this trail; nothing to do" in second, f"second hangtrail save said {second!r}")
     # The overwrite guard: the load after the reset held the crashed trail;
     # save --release released it and the reload records.
-    c.eq(r.value("HT-HELD"), "yes idle", "the load after the reset holds the crashed trail, records nothing")
+    c.eq(r.value("HT-HELD"), "held idle", "the load after the reset holds the crashed trail, records nothing")
     c.that("released the held trail" in second, f"save --release released it: {second!r}")
-    c.eq(r.value("HT-RELOADED"), "released recording", "after the release, the reload records")
+    c.eq(r.value("HT-RELOADED"), "none recording", "after the release, the reload records")
     files = ("saved-previous.bin", "saved-decode.json", "saved-decode.txt", "journal.bin")
     missing = [f for f in files if f not in r.files]
     if not c.eq(missing, [], "files sent from the guest"):

@@ -4,12 +4,15 @@
 # spins with interrupts masked) and is warm-reset. Boot 2 loads three times
 # (rmmod/insmod in between): each load holds the trail (no `current`, no
 # probes, the same `previous` bytes); nobody cannot release it, a wrong word
-# does not; root's `release` does, and the next load records. The defeats:
+# does not; root's `release` (the module parameter, read `held` then
+# `released`) does, and the next load records. The defeats:
 # that boot is reset while recording (held again) but boot 3 loads with
 # overwrite=1 (records over it); boot 3 reboots in order (reboot -f) and
-# boot 4's load is not held; nor is a load after rmmod.
+# boot 4's load is not held; nor is a load after rmmod; `release` given at
+# load is refused.
 
 D=/sys/kernel/debug/hangtrail
+R=/sys/module/hangtrail/parameters/release
 
 # Prints the files of the debugfs directory, comma-separated.
 ht_files() {
@@ -25,7 +28,7 @@ load() {	# tag, insmod args...
 	echo "HT-OOPS $(dmesg -c | grep -cE "$OOPS")"
 	ht_insmod probes=ksys_sync "$@" >/dev/null
 	rc=$?
-	echo "HT-LOAD $tag rc=$rc files=$(ht_files) md5=$(md5sum < $D/previous | cut -d' ' -f1)"
+	echo "HT-LOAD $tag rc=$rc files=$(ht_files) md5=$(md5sum < $D/previous | cut -d' ' -f1) state=$(cat $R)"
 	dmesg | grep 'hangtrail:' | sed "s/^\[[^]]*\] /HT-DMESG-$tag /"
 }
 
@@ -60,24 +63,22 @@ held() {
 	load held-2
 	rmmod hangtrail || ht_fail "rmmod 2"
 	load held-3
-	# Only root may release: nobody, with the debugfs root opened up.
-	chmod 755 /sys/kernel/debug
-	if su nobody -s /bin/sh -c "echo release > $D/release" 2>/tmp/err; then
+	# Only root may release.
+	if su nobody -s /bin/sh -c "echo release > $R" 2>/tmp/err; then
 		echo "HT-NOBODY-RELEASE accepted"
 	else
 		echo "HT-NOBODY-RELEASE refused: $(cat /tmp/err)"
 	fi
-	chmod 700 /sys/kernel/debug
-	if echo nope > $D/release 2>/dev/null; then
+	if echo nope > $R 2>/dev/null; then
 		echo "HT-BAD-WORD accepted"
 	else
 		echo "HT-BAD-WORD refused"
 	fi
 	rmmod hangtrail || ht_fail "rmmod 3"
 	load after-refused
-	echo release > $D/release
+	echo release > $R
 	rc=$?
-	echo "HT-RELEASE rc=$rc md5=$(md5sum < $D/previous | cut -d' ' -f1)"
+	echo "HT-RELEASE rc=$rc md5=$(md5sum < $D/previous | cut -d' ' -f1) state=$(cat $R)"
 	dmesg | grep 'hangtrail: trail released' | sed 's/^\[[^]]*\] /HT-DMESG-release /'
 	rmmod hangtrail || ht_fail "rmmod 4"
 	load released
@@ -107,6 +108,9 @@ clean() {
 	rmmod hangtrail || ht_fail "rmmod 5"
 	load unloaded
 	ht_send $D/previous previous-unloaded.bin
+	rmmod hangtrail || ht_fail "rmmod 6"
+	ht_insmod probes=ksys_sync release=release >/dev/null 2>&1
+	echo "HT-LOAD-RELEASE rc=$? loaded=$(test -d /sys/module/hangtrail && echo yes || echo no)"
 	echo "HT-OOPS $(dmesg -c | grep -cE "$OOPS")"
 	ht_end
 }

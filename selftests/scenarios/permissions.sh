@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-# The debugfs files hold kernel addresses and raw trails: root-only. A
+# The debugfs files hold kernel addresses and raw trails: root-only, and
+# read-only (lockdown refuses debugfs files with a write bit); `release`, the
+# module parameter that writes, is root-only too. A
 # non-root user (nobody, through su) cannot read them, even with the debugfs
 # root opened up so that only the files' own modes stand in the way; the
 # control: nobody reads a world-readable file and lists the directory.
@@ -23,13 +25,13 @@ first() {
 	echo public > /tmp/public
 	chmod 444 /tmp/public
 	echo "HT-NOBODY-CONTROL $(as_nobody cat /tmp/public)"
-	for f in previous current probes region; do
-		if as_nobody cat $D/$f > /tmp/out 2> /tmp/err; then
+	for p in $D/previous $D/current $D/probes $D/region /sys/module/hangtrail/parameters/release; do
+		if as_nobody cat $p > /tmp/out 2> /tmp/err; then
 			user="read $(wc -c < /tmp/out) bytes"
 		else
 			user="refused: $(cat /tmp/err)"
 		fi
-		echo "HT-PERM $f $(stat -c '%a %U' $D/$f) $(wc -c < $D/$f) $user"
+		echo "HT-PERM ${p##*/} $(stat -c '%a %U' $p) $(wc -c < $p) $user"
 	done
 	ht_end
 }

@@ -24,7 +24,8 @@ again() {
 		i=$((i + 1))
 	done
 	d=/sys/kernel/debug/hangtrail
-	echo "HT-HELD $(test -e $d/release && echo yes || echo no) $(test -e $d/current && echo recording || echo idle)"
+	rel=/sys/module/hangtrail/parameters/release
+	echo "HT-HELD $(cat $rel) $(test -e $d/current && echo recording || echo idle)"
 	hangtrail save > /tmp/save.out 2>&1
 	echo "HT-SAVE1-RC $?"
 	sed "s/^/HT-SAVE1 /" /tmp/save.out
@@ -32,8 +33,8 @@ again() {
 	echo "HT-SAVE2-RC $?"
 	sed "s/^/HT-SAVE2 /" /tmp/save.out
 	# As the unit's ExecStartPost.
-	if [ -e $d/release ]; then rmmod hangtrail && ht_insmod; fi
-	echo "HT-RELOADED $(test -e $d/release && echo held || echo released) $(test -e $d/current && echo recording || echo idle)"
+	if [ "$(cat $rel)" = released ]; then rmmod hangtrail && ht_insmod; fi
+	echo "HT-RELOADED $(cat $rel) $(test -e $d/current && echo recording || echo idle)"
 	cp $d/previous /tmp/previous-after.bin
 	sleep 1
 	kill "$journal"

@@ -19,7 +19,7 @@ first() {
 		dmesg -c >/dev/null
 		ht_insmod probes=ksys_sync >/dev/null
 		rc=$?
-		echo "HT-LOAD $c rc=$rc files=$(ls $D | sort | paste -sd, -)"
+		echo "HT-LOAD $c rc=$rc files=$(ls $D | sort | paste -sd, -) state=$(cat /sys/module/hangtrail/parameters/release)"
 		dmesg | grep 'hangtrail:' | sed "s/^\[[^]]*\] /HT-DMESG-$c /"
 		[ -e $D/previous ] && ht_send $D/previous "previous-$c.bin"
 		rmmod hangtrail || ht_fail "rmmod after $c"

@@ -70,10 +70,13 @@ struct SaveArgs {
     /// Send no journal entry.
     #[arg(long = "no-journal")]
     no_journal: bool,
-    /// Once the trail is on disk, release it if hangtrail.ko holds it (the
-    /// `release` file beside PREVIOUS), so that its next load records.
+    /// Once the trail is on disk, release it if hangtrail.ko holds it
+    /// (RELEASE_FILE reads `held`), so that its next load records.
     #[arg(long)]
     release: bool,
+    /// hangtrail.ko's `release` parameter.
+    #[arg(long = "release-file", value_name = "F", default_value = save::RELEASE)]
+    release_file: PathBuf,
     /// After a release, reload hangtrail.ko (`modprobe -r`, `modprobe`) so
     /// that this boot records: the load that held the trail records nothing.
     #[arg(long, requires = "release")]
@@ -259,14 +262,14 @@ fn run_save(a: SaveArgs) -> ExitCode {
             warn(symbols_note);
             warn(journal_error);
             println!("hangtrail: saved {}: {line}", dir.display());
-            release(a.release.then_some(cfg.previous.as_path()), a.reload)
+            release(a.release.then_some(a.release_file.as_path()), a.reload)
         }
         Ok(Saved::Already { dir }) => {
             println!(
                 "hangtrail: {} already holds this trail; nothing to do",
                 dir.display()
             );
-            release(a.release.then_some(cfg.previous.as_path()), a.reload)
+            release(a.release.then_some(a.release_file.as_path()), a.reload)
         }
         Ok(Saved::Unparsed {
             dir,
@@ -300,11 +303,11 @@ fn run_save(a: SaveArgs) -> ExitCode {
 
 /// `save --release`, once the trail is saved: a trail that cannot be
 /// released is still saved, but the module keeps holding it (exit code 5).
-fn release(previous: Option<&Path>, reload: bool) -> ExitCode {
-    let Some(previous) = previous else {
+fn release(file: Option<&Path>, reload: bool) -> ExitCode {
+    let Some(file) = file else {
         return ExitCode::SUCCESS;
     };
-    match save::release_held(previous) {
+    match save::release_held(file) {
         Ok(true) if !reload => {
             println!("hangtrail: released the held trail: hangtrail.ko's next load records");
             ExitCode::SUCCESS
@@ -323,10 +326,7 @@ fn release(previous: Option<&Path>, reload: bool) -> ExitCode {
         },
         Ok(false) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "hangtrail: error: {}: {e}",
-                previous.with_file_name("release").display()
-            );
+            eprintln!("hangtrail: error: {}: {e}", file.display());
             ExitCode::from(EXIT_WRITE)
         }
     }

@@ -24,6 +24,9 @@ use crate::verdict_core::State;
 
 /// Where hangtrail.ko exposes the trail it found at load.
 pub const PREVIOUS: &str = "/sys/kernel/debug/hangtrail/previous";
+/// hangtrail.ko's `release` parameter: reads `held`, `released` or `none`;
+/// `release` written to it releases a held trail.
+pub const RELEASE: &str = "/sys/module/hangtrail/parameters/release";
 /// Where trails are kept.
 pub const STATE_DIR: &str = "/var/lib/hangtrail";
 /// Symbols of the running kernel.
@@ -320,19 +323,34 @@ pub fn save(cfg: &Config) -> Result<Saved, Failure> {
     })
 }
 
-/// After the trail is on disk: releases it if hangtrail.ko holds it (the
-/// overwrite guard's `release` file beside `previous`), so that the next load
-/// records again. `Ok(false)`: nothing held (no such file).
-pub fn release_held(previous: &Path) -> io::Result<bool> {
-    let file = previous.with_file_name("release");
-    if !file.exists() {
-        return Ok(false);
+/// After the trail is on disk: releases it if hangtrail.ko holds it (its
+/// `release` parameter, [`RELEASE`]), so that the next load records again.
+/// `Ok(false)`: nothing held (the module is not loaded, or reads `none`);
+/// `Ok(true)`: released now, or already by this load.
+pub fn release_held(file: &Path) -> io::Result<bool> {
+    let state = match fs::read(file) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match state.trim_ascii_end() {
+        b"none" => Ok(false),
+        b"released" => Ok(true),
+        b"held" => {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(file)?
+                .write_all(b"release\n")?;
+            Ok(true)
+        }
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "reads {:?}, not held, released or none",
+                String::from_utf8_lossy(other)
+            ),
+        )),
     }
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&file)?
-        .write_all(b"release\n")?;
-    Ok(true)
 }
 
 /// After a release: `modprobe -r hangtrail`, then `modprobe hangtrail` (its
@@ -598,20 +616,30 @@ mod tests {
     #[test]
     fn releases_only_a_held_trail() {
         let t = tmp("release");
-        let prev = t.0.join("previous");
-        fs::write(&prev, b"trail").unwrap();
-        assert!(
-            !release_held(&prev).unwrap(),
-            "nothing held: nothing written"
-        );
-        assert!(!t.0.join("release").exists());
         let file = t.0.join("release");
-        fs::write(&file, b"").unwrap();
-        assert!(release_held(&prev).unwrap());
+        assert!(
+            !release_held(&file).unwrap(),
+            "module not loaded: nothing written"
+        );
+        assert!(!file.exists());
+        fs::write(&file, b"none\n").unwrap();
+        assert!(!release_held(&file).unwrap(), "nothing held");
+        assert_eq!(fs::read(&file).unwrap(), b"none\n", "nothing written");
+        fs::write(&file, b"released\n").unwrap();
+        assert!(release_held(&file).unwrap(), "released by this load");
+        assert_eq!(fs::read(&file).unwrap(), b"released\n", "nothing written");
+        fs::write(&file, b"held\n").unwrap();
+        assert!(release_held(&file).unwrap());
+        // A regular file keeps the write; the kernel's parameter would read
+        // `released` after it.
         assert_eq!(fs::read(&file).unwrap(), b"release\n");
-        // A release the kernel refuses (here: a directory) is an error.
+        // A state it does not know is an error, and nothing is written.
+        fs::write(&file, b"held by someone\n").unwrap();
+        assert!(release_held(&file).is_err());
+        assert_eq!(fs::read(&file).unwrap(), b"held by someone\n");
+        // A file it cannot read (here: a directory) is an error.
         fs::remove_file(&file).unwrap();
         fs::create_dir(&file).unwrap();
-        assert!(release_held(&prev).is_err());
+        assert!(release_held(&file).is_err());
     }
 }
