@@ -9,6 +9,8 @@
 #   make dkms-modules [KDIR=]          what DKMS runs: make, with the Rust metadata
 #                                      a distribution kernel's headers lack
 #                                      (scripts/rust-metadata)
+#   make deb [DEB_ARCH="amd64 arm64"]  the Debian packages hangtrail-dkms and
+#                                      hangtrail, into deb/ (scripts/deb)
 #   make demo                          the arm64 stall-and-reset demo
 #   make check                         everything CI runs
 #
@@ -42,6 +44,9 @@ clean:
 sign: modules
 	scripts/sign-module $(KDIR) $(KEY) $(CERT) hangtrail.ko
 
+deb:
+	+out=$$(scripts/deb $(DEB_ARCH)) && mkdir -p deb && cp "$$out"/*.deb deb/ && ls deb/*.deb
+
 demo:
 	scripts/demo
 
@@ -58,4 +63,4 @@ install:
 install-dkms:
 	DESTDIR="$(DESTDIR)" ARCH="$(ARCH)" CLI="$(CLI)" scripts/install --dkms
 
-.PHONY: modules dkms-modules clean sign demo check bench install install-dkms
+.PHONY: modules dkms-modules clean sign deb demo check bench install install-dkms
