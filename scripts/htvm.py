@@ -191,6 +191,9 @@ class Scenario:
     # (`-accel tcg,thread=single`, round-robin TCG) instead of one thread
     # each: see load-unload.
     one_thread: tuple = ()
+    # A Debian guest booted by UEFI firmware with Secure Boot enforcing,
+    # through shim and GRUB (secure_boot_qemu), instead of -kernel.
+    secure_boot: bool = False
 
 
 # The point table's size and the header flags, from their one definition
@@ -356,6 +359,16 @@ SCENARIOS = {
     "stock-stall": Scenario(debian="hangtrail", append="hangtrail.inject_stall=machine_kexec",
                             timeout=900, silence=STALL_SILENCE, arches=(),
                             on_request=("x86_64-stock", "arm64-stock")),
+    # Secure Boot: the Debian image booted by OVMF (Microsoft's keys,
+    # Secure Boot on) through trixie's shim and GRUB, a machine owner key in
+    # MokList as a user enrolls DKMS's, the module signed with it
+    # (scripts/secure-boot-parts). The kernel is locked down (integrity):
+    # the signed module loads, an unsigned one is refused; debugfs reads
+    # work, its writes and /dev/mem do not. The module stalls ksys_sync;
+    # warm reset through the firmware; hangtrail-save.service keeps the
+    # trail and releases it (the module parameter lockdown allows).
+    "secure-boot": Scenario(debian="hangtrail", secure_boot=True, timeout=1200,
+                            silence=STALL_SILENCE, arches=("x86_64-stock",)),
     # Not a test: the Debian image's first boot (prepare_debian), where
     # kdump-tools makes its initramfs, as on a host after the install.
     "first-boot": Scenario(debian="hangtrail", timeout=900, silence=120,
@@ -1289,10 +1302,12 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
               # follow it on the same line).
               (f"{units}/serial-getty@{arch.console}.service", "/dev/null")])
     sock = out / "monitor.sock"
-    cmd = qemu_base(arch, sc) + ["-smp", str(cpus), "-kernel", str(db.image / "vmlinuz"),
-                                 "-initrd", str(db.image / "initrd.img"),
-                       "-drive", f"file={disk},format=raw,if=virtio",
-                       "-append", cmdline, "-display", "none",
+    if sc.secure_boot:
+        boot = secure_boot_qemu(db, disk, cmdline, out)
+    else:
+        boot = ["-kernel", str(db.image / "vmlinuz"), "-initrd", str(db.image / "initrd.img"),
+                "-append", cmdline, "-drive", f"file={disk},format=raw,if=virtio"]
+    cmd = qemu_base(arch, sc) + ["-smp", str(cpus), *boot, "-display", "none",
                        "-serial", "stdio", "-serial", f"file:{out / 'channel.log'}",
                        "-monitor", f"unix:{sock},server,nowait"]
     if arch.arch == "arm64":
@@ -1357,6 +1372,52 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
          "release": db.release, "rootfs": str(db.image), "conf": run_conf},
         indent=2) + "\n")
     return res
+
+
+def secure_boot_qemu(db, disk, cmdline, out):
+    """QEMU arguments that boot a Debian disk as a Secure Boot host boots:
+    OVMF's Secure Boot build (SMM, its variable store with the MOK, from
+    scripts/secure-boot-parts), the root disk (vda, as with -kernel) and a
+    second disk with a GPT and an EFI system partition holding shim as the
+    removable-media loader (EFI/BOOT/BOOTX64.EFI), MokManager and Debian's
+    signed GRUB, whose grub.cfg boots the root's /boot kernel and initrd
+    with `cmdline`. Also puts the signed module (and an unsigned copy) on
+    the root disk."""
+    arch = db.arch.arch
+    parts = Path(sh([SCRIPTS / "secure-boot-parts", arch]).splitlines()[-1])
+    disk_put(disk, {
+        f"/usr/lib/modules/{db.release}/updates/hangtrail.ko": (parts / "hangtrail.ko").read_bytes(),
+        "/usr/local/lib/hangtrail-test/hangtrail-unsigned.ko":
+            (parts / "hangtrail-unsigned.ko").read_bytes(),
+        "/usr/local/lib/hangtrail-test/hangtrail-db.ko": (parts / "hangtrail-db.ko").read_bytes(),
+    })
+    # GRUB expands $ in its command lines: x86's memmap=SIZE$ADDR needs \$.
+    grub_cfg = (f"set timeout=0\n"
+                f"search --no-floppy --label hangtrail-root --set root\n"
+                f"linux /boot/vmlinuz-{db.release} {cmdline.replace('$', chr(92) + '$')}\n"
+                f"initrd /boot/initrd.img-{db.release}\n"
+                f"boot\n")
+    (out / "grub.cfg").write_text(grub_cfg)
+    esp = out / "esp.img"
+    mib = 1 << 20
+    with open(esp, "wb") as f:
+        f.truncate(66 * mib)
+    subprocess.run(["sfdisk", "-q", esp], check=True, text=True,
+                   input="label: gpt\nstart=2048, size=131072, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n")
+    sh(["mkfs.vfat", "-F", "16", "--offset", "2048", "-n", "ESP", esp, str(64 * 1024)])
+    fat = f"{esp}@@{mib}"
+    sh(["mmd", "-i", fat, "::/EFI", "::/EFI/BOOT", "::/EFI/debian"])
+    for src, dst in (("shim.efi", "EFI/BOOT/BOOTX64.EFI"), ("mm.efi", "EFI/BOOT/mmx64.efi"),
+                     ("grub.efi", "EFI/BOOT/grubx64.efi"), (out / "grub.cfg", "EFI/debian/grub.cfg"),
+                     (out / "grub.cfg", "EFI/BOOT/grub.cfg")):
+        sh(["mcopy", "-i", fat, parts / src, f"::/{dst}"])
+    vars_fd = out / "vars.fd"
+    shutil.copy(parts / "vars.fd", vars_fd)
+    return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={parts / 'code.fd'}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}",
+            "-drive", f"file={disk},format=raw,if=virtio",
+            "-drive", f"file={esp},format=raw,if=virtio"]
 
 
 def boot_timings(lines, times, start):

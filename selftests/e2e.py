@@ -1417,6 +1417,47 @@ def check_stock_stall(r, c):
     stall_hung(r, c, save=1)
 
 
+def check_secure_boot(r, c):
+    c.eq(r.boots, ["first", "again"], "boots: the stall's, then the one after the firmware's warm reset")
+    meta = json.loads((r.out / "run.json").read_text())
+    c.eq(set(r.values("HT-UNAME")), {meta["release"]}, "every boot ran Debian's signed kernel")
+    c.eq(r.resets, 1, "one warm reset by the runner (the stall)")
+    c.that(r.has("Secure boot enabled"), "the kernel says: Secure boot enabled")
+    c.eq(r.value("HT-SECURE-BOOT"), "1", "the SecureBoot variable says enabled (what mokutil --sb-state reads)")
+    lockdown = r.value("HT-LOCKDOWN") or ""
+    c.that("[integrity]" in lockdown, f"/sys/kernel/security/lockdown: {lockdown!r}")
+    c.that(r.values("HT-MOK"), "the MOK from MokList is loaded (dmesg: Loaded X.509 cert 'DKMS module signing key...')")
+    c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1"], "hangtrail.ko (signed) loaded at boot, both boots")
+    taint = int(r.value("HT-TAINT") or "-1")
+    c.that(taint >= 0 and not taint & (1 << 13) and taint & (1 << 12),
+           f"taint {taint}: out-of-tree (O), not unsigned (E)")
+    c.eq(r.value("HT-SIGNER"), "DKMS module signing key", "modinfo's signer")
+    unsigned = r.value("HT-INSMOD-unsigned") or ""
+    c.that(unsigned.startswith("refused") and "Key was rejected by service" in unsigned,
+           f"the unsigned module is refused: {unsigned!r}")
+    c.that(r.values("HT-DB-KEY"), "the firmware's db key is loaded (the platform keyring)")
+    c.eq(r.value("HT-INSMOD-db"), "loaded",
+         "a module signed with a db key loads (Debian's kernel trusts the platform keyring for modules)")
+    dw = r.value("HT-DEBUGFS-WRITE") or ""
+    c.that(dw.startswith("refused") and "Operation not permitted" in dw,
+           f"lockdown refuses a debugfs file with a write bit (clear_warn_once): {dw!r}")
+    dm = r.value("HT-DEVMEM") or ""
+    c.that(dm.startswith("refused"), f"lockdown refuses /dev/mem: {dm!r}")
+    c.eq(r.value("HT-REGION"), f"mem_address={htvm.ARCHES[r.arch].region:#x} mem_size={htvm.REGION_SIZE:#x}",
+         "hangtrail's debugfs files read under lockdown (region)")
+    c.eq(r.value("HT-RELEASE-STATE"), "none", "release reads none (nothing held at the first boot)")
+    c.eq(r.value("HT-KDUMP-LOADED"), "1", "kdump-tools loaded the crash kernel under lockdown")
+    c.eq(r.value("HT-STALL-ARMED"), "machine_kexec", "reloaded with inject_stall=machine_kexec")
+    c.eq((r.value("HT-SECURE-BOOT-2") or "").split(" ")[0], "1", "Secure Boot after the warm reset too")
+    c.eq(r.value("HT-SAVE"), "success 0", "hangtrail-save.service result and exit status")
+    c.eq(r.value("HT-RELEASE-STATE-2"), "none",
+         "the unit released the trail through the parameter and reloaded the module (a new load: none)")
+    stall_hung(r, c, save=1)
+    failed = [v.strip() for v in r.values("HT-UNITS-FAILED") if v.strip()]
+    c.note(f"failed units: {failed or 'none'}; timings (s): "
+           + ", ".join(f"{m} {t}" for m, t in meta["timings"]) + f"; run {meta['seconds']} s")
+
+
 TESTS = [
     ("smoke", check_smoke),
     ("channel", check_channel),
@@ -1450,6 +1491,7 @@ TESTS = [
     ("bench-peers", check_bench),
     ("stock-kdump", check_stock_kdump),
     ("stock-stall", check_stock_stall),
+    ("secure-boot", check_secure_boot),
 ]
 
 # --- runner ---------------------------------------------------------------------
