@@ -857,7 +857,9 @@ def monitor(sock, cmd, reply=False):
 # and at the first boot) a boot stops early with no console output and
 # every vCPU halted, waiting for an interrupt that never comes; the same
 # guest boots again. After BOOT_STALL seconds of silence in a boot that has
-# not said HT-BOOT, the runner asks QEMU whether every vCPU is halted and
+# not said HT-BOOT (one the runner reset into, or any kernel's "Linux
+# version" line: the crash kernel, the reboot after it), the runner asks QEMU
+# whether every vCPU is halted and
 # if so fails the run with BOOT_STALL_MARK (selftests/e2e.py runs such a
 # test once more). Documentation/testing.rst, "x86_64 boots that stop".
 BOOT_STALL = 60
@@ -1019,6 +1021,10 @@ def drive(sc_name, arch_name, q, con, sock, timeout, out, end_grace=10):
                     # console line ("HT-BOOT first[    1.39] input: ...").
                     boots.append(re.match(r"HT-BOOT ([a-z]+)", ln).group(1))
                     triggered = booting = False
+                elif ln.startswith("Linux version ") and not booting:
+                    # A kernel starts that the runner did not reset into: the
+                    # crash kernel, or the boot after it reboots by itself.
+                    booting = True
                 elif ln.startswith("HT-RESET-RANDOM"):
                     delays.append(round(random.uniform(*sc.reset_delay), 3))
                     reset_at = time.monotonic() + delays[-1]
