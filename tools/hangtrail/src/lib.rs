@@ -2,7 +2,8 @@
 //!
 //! A region (a copy of `/sys/kernel/debug/hangtrail/previous`, or of the
 //! reserved memory) is turned into a [`decode::Decoded`] model by
-//! [`decode::decode`]; [`render`] prints it as text or JSON. The region layout
+//! [`decode::decode`]; [`render`] prints it as text or JSON, [`trace_event`]
+//! and [`svg`] draw it ([`output`] writes those files). The region layout
 //! itself lives in [`format`], shared with the kernel module. [`save`] keeps
 //! the previous boot's trail on disk and logs its verdict ([`journal`]).
 
@@ -22,15 +23,18 @@ pub mod debuginfo;
 pub mod decode;
 pub mod input;
 pub mod journal;
+pub mod output;
 mod prefetch;
 pub mod render;
 pub mod save;
+pub mod svg;
 pub mod symbols;
 /// Test-only generators (tests, examples, fuzzer): not part of the shipped
 /// library, compiled only with the `synth` feature (which the crate's own
 /// dev-dependency on itself turns on) or for unit tests.
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
+pub mod trace_event;
 pub mod verdict;
 
 pub use decode::{decode, Decoded, Error};

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use hangtrail::debuginfo::DebugInfo;
 use hangtrail::decode::{decode, Error, Options};
 use hangtrail::input::{self, Input};
+use hangtrail::output::{self, Pending};
 use hangtrail::render;
 use hangtrail::save::{self, Failure, Saved};
 use hangtrail::symbols::{Source, SymbolTable};
@@ -19,6 +20,8 @@ use hangtrail::symbols::{Source, SymbolTable};
 const EXIT_INPUT: u8 = 3;
 /// Exit code: symbol file or vmlinux unreadable or unusable.
 const EXIT_SYMBOLS: u8 = 4;
+/// Exit code: a `--trace-event` or `--svg` file cannot be written.
+const EXIT_OUTPUT: u8 = 5;
 /// `save` exit code: no previous trail to save.
 const EXIT_NO_TRAIL: u8 = 3;
 /// `save` exit code: the trail does not parse (kept raw all the same).
@@ -103,6 +106,14 @@ struct DecodeArgs {
     /// points or KASLR alignment; every name from it is marked `?`.
     #[arg(long = "force-symbols")]
     force_symbols: bool,
+    /// Also write the trail as Chrome trace-event JSON to F (open it in
+    /// Perfetto's UI or chrome://tracing). An existing file is replaced.
+    #[arg(long = "trace-event", value_name = "F")]
+    trace_event: Option<PathBuf>,
+    /// Also write a one-page SVG picture of each CPU's last seconds and the
+    /// verdict to F. An existing file is replaced.
+    #[arg(long, value_name = "F")]
+    svg: Option<PathBuf>,
     /// Region bytes: a copy of /sys/kernel/debug/hangtrail/{previous,current}
     /// or a dump of the reserved memory; `-` reads standard input. No more
     /// than the region size the header gives is read.
@@ -154,7 +165,54 @@ fn fail(what: &Path, msg: impl std::fmt::Display, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The `--trace-event` and `--svg` files asked for, with their writers.
+type View = fn(&hangtrail::Decoded, &mut dyn io::Write) -> io::Result<()>;
+
+fn views(a: &DecodeArgs) -> Vec<(&Path, View)> {
+    let mut v: Vec<(&Path, View)> = Vec::new();
+    if let Some(p) = &a.trace_event {
+        v.push((p, |d, mut w| hangtrail::trace_event::write(d, &mut w)));
+    }
+    if let Some(p) = &a.svg {
+        v.push((p, |d, mut w| hangtrail::svg::write(d, &mut w)));
+    }
+    v
+}
+
+/// Writes each view to its file (all complete, then each renamed into
+/// place): nothing is replaced unless every file was written.
+fn write_views(d: &hangtrail::Decoded, views: &[(&Path, View)]) -> Result<(), ExitCode> {
+    let mut done = Vec::new();
+    for &(p, view) in views {
+        let mut f = Pending::create(p).map_err(|e| fail(p, e, EXIT_OUTPUT))?;
+        view(d, f.writer()).map_err(|e| fail(p, e, EXIT_OUTPUT))?;
+        done.push((p, f));
+    }
+    for (p, f) in done {
+        f.commit().map_err(|e| fail(p, e, EXIT_OUTPUT))?;
+    }
+    Ok(())
+}
+
 fn run(a: DecodeArgs) -> ExitCode {
+    // Output files are checked before anything is read: a refusal writes
+    // nothing.
+    let views = views(&a);
+    if let (Some(t), Some(s)) = (&a.trace_event, &a.svg) {
+        if t == s {
+            return fail(t, "given to both --trace-event and --svg", EXIT_OUTPUT);
+        }
+    }
+    let inputs: Vec<&Path> = [&a.file, &a.kallsyms, &a.system_map, &a.vmlinux]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    for &(p, _) in &views {
+        if let Err(e) = output::check(p, &inputs) {
+            return fail(p, e, EXIT_OUTPUT);
+        }
+    }
     let (source, bytes) = match (&a.file, a.devmem) {
         (Some(p), _) if p.as_os_str() == "-" => (
             PathBuf::from("<stdin>"),
@@ -215,6 +273,10 @@ fn run(a: DecodeArgs) -> ExitCode {
             return fail(p, e, EXIT_SYMBOLS);
         }
     };
+
+    if let Err(code) = write_views(&d, &views) {
+        return code;
+    }
 
     let stdout = io::stdout();
     // A large trail's report is tens of MiB: 1 MiB writes, not 8 KiB ones.

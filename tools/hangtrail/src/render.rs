@@ -227,7 +227,7 @@ impl fmt::Display for Marks {
 }
 
 /// What the record's `arg` (and payload) mean, with two leading spaces.
-struct Detail<'a>(&'a Rec);
+pub(crate) struct Detail<'a>(pub(crate) &'a Rec);
 
 impl fmt::Display for Detail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -423,7 +423,7 @@ fn unreachable(d: &Decoded, c: &CpuView) -> bool {
 }
 
 /// The `lr` in a context record's payload.
-fn lr(r: &Rec) -> u64 {
+pub(crate) fn lr(r: &Rec) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&r.raw.payload[..8]);
     u64::from_le_bytes(b)
