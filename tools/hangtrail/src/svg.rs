@@ -197,6 +197,8 @@ struct Placed {
     x: f64,
     anchor_end: bool,
     tick_x: f64,
+    /// Where its leader line ends: the top of the tick or sample dot.
+    to_y: f64,
     text: String,
     verdict: bool,
 }
@@ -684,6 +686,11 @@ fn picture(d: &Decoded, s: &mut String) {
                         x: if anchor_end { b } else { a },
                         anchor_end,
                         tick_x: m.x,
+                        to_y: if m.class == Class::Sample {
+                            dots - 4.0
+                        } else {
+                            base - 7.0
+                        },
                         text,
                         verdict: prio == 0,
                     })
@@ -701,7 +708,7 @@ fn picture(d: &Decoded, s: &mut String) {
                 p.tick_x,
                 ty + 2.0,
                 p.tick_x,
-                base - 7.0,
+                p.to_y,
                 if p.verdict {
                     " class=\"verdict-point\""
                 } else {

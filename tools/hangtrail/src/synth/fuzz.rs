@@ -461,6 +461,14 @@ fn invariants(input: &[u8], d: &Decoded) -> Result<(), String> {
         v["records"].as_array().map(Vec::len) == Some(d.records.len()),
         || "JSON record count".into(),
     )?;
+    let mut trace = Vec::new();
+    crate::trace_event::write(d, &mut trace).map_err(|e| e.to_string())?;
+    let t: serde_json::Value =
+        serde_json::from_slice(&trace).map_err(|e| format!("bad trace-event JSON: {e}"))?;
+    ensure(t["traceEvents"].is_array(), || "no traceEvents".into())?;
+    let mut svg = Vec::new();
+    crate::svg::write(d, &mut svg).map_err(|e| e.to_string())?;
+    ensure(svg.ends_with(b"</svg>\n"), || "SVG not closed".into())?;
     Ok(())
 }
 
