@@ -396,6 +396,29 @@ def check_softlockup_kdump(r, c):
                        f"CPU {cpu}: stop context lr {mine:#x} against the vmcore's x30 {lr:#x}")
 
 
+def check_pictures(r, c, d):
+    """The run's trail drawn by `decode --trace-event` and `--svg`
+    (htvm.decode): the trace-event JSON has a track per CPU of the trail and
+    every record once; the SVG is XML that names each CPU and the verdict's
+    point."""
+    import xml.etree.ElementTree as ET
+    trace = json.loads((r.out / "trace.json").read_text())
+    ev = trace["traceEvents"]
+    cpus = sorted({x["cpu"] for x in d["records"]})
+    names = {e["args"]["name"] for e in ev if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    c.that({f"CPU {n}" for n in cpus} <= names, f"trace-event: a track per CPU {cpus}: {sorted(names)}")
+    seqs = sorted(e["args"]["seq"] for e in ev if e.get("ph") in ("X", "i") and "seq" in e.get("args", {})
+                  and e["args"].get("kind") != "sample")
+    c.eq(seqs, sorted(x["seq"] for x in d["records"]), "trace-event: every record once")
+    svg = (r.out / "trail.svg").read_text()
+    ET.fromstring(svg)
+    text = " ".join(t for t in ET.fromstring(svg).itertext())
+    c.that(all(f"CPU {n}" in text for n in cpus), "the SVG names each CPU")
+    last = d["verdict"].get("last") or {}
+    point = last.get("symbol")
+    c.that(point and point in text, f"the SVG names the verdict's point {point!r}")
+
+
 def check_stall_reset(r, c):
     c.eq(r.boots, ["first", "again"], "boots: warm reset, no crash kernel")
     c.eq(r.resets, 1, "warm resets")
@@ -435,6 +458,7 @@ def check_stall_reset(r, c):
         c.that(src[base_arch(r)] in (last.get("location") or ""),
                f"--vmlinux location: {last.get('location')!r}")
         c.that(last.get("insn"), f"--vmlinux instruction: {last.get('insn')!r}")
+        check_pictures(r, c, d)
     # The demo's ring: the cache routines are recorded only inside the load.
     stray = [(x["seq"], x["point"]) for x in d["records"]
              if x.get("point") in CACHE_POINTS and not {"load", "crash"} & set(x["flags"])]
@@ -899,6 +923,7 @@ def check_shootdown_stall(r, c):
     c.eq(v["state"], "hung", "verdict")
     c.eq(v["cpu"], 0, "verdict CPU: the crash CPU")
     c.eq((v["last"] or {}).get("symbol"), "lapic_shutdown", "verdict: hung after the stop, in lapic_shutdown")
+    check_pictures(r, c, d)
 
 
 def journal_entries(data):
