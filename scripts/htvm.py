@@ -1461,8 +1461,10 @@ def symbol_args(files, kdir):
 
 def decode(build, res, kallsyms=None):
     """Runs the decoder on previous.bin: decode.json and decode.txt (with
-    `kallsyms`, when the trail comes from another kernel than the run's)."""
+    `kallsyms`, when the trail comes from another kernel than the run's),
+    and its pictures trace.json (--trace-event) and trail.svg (--svg)."""
     syms = ["--kallsyms", kallsyms] if kallsyms else symbol_args(res.files, build.kdir)
     args = [build.decoder, "decode", *syms, res.files["previous.bin"]]
-    (res.out / "decode.txt").write_text(sh(args) + "\n")
+    pictures = ["--trace-event", res.out / "trace.json", "--svg", res.out / "trail.svg"]
+    (res.out / "decode.txt").write_text(sh(args[:2] + pictures + args[2:]) + "\n")
     (res.out / "decode.json").write_text(sh(args[:2] + ["--json"] + args[2:]) + "\n")
