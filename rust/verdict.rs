@@ -79,7 +79,42 @@ impl Step {
         }
     }
 
-    /// The step after this one.
+    /// Where this step comes in the crash path the header describes:
+    /// with `crash_kexec_post_notifiers` the CPU stop runs first, from
+    /// `panic()` (`crash_smp_send_stop`), then the notifiers and
+    /// `__crash_kexec`.
+    pub fn rank(self, post_notifiers: bool) -> u8 {
+        match (self, post_notifiers) {
+            (Step::None, _) => 0,
+            (Step::Panic, _) => 1,
+            (Step::CpuStop, true) => 2,
+            (Step::CrashKexec, true) => 3,
+            (Step::CrashShutdown, true) => 4,
+            (Step::CrashKexec, false) => 2,
+            (Step::CrashShutdown, false) => 3,
+            (Step::CpuStop, false) => 4,
+            (Step::CrashSaveCpu, _) => 5,
+            (Step::MachineKexec, _) => 6,
+            (Step::Handoff, _) => 7,
+        }
+    }
+
+    /// The step after this one in the header's order (see [`Step::rank`]).
+    pub fn next_in(self, post_notifiers: bool) -> Step {
+        if !post_notifiers {
+            return self.next();
+        }
+        match self {
+            Step::None => Step::Panic,
+            Step::Panic => Step::CpuStop,
+            Step::CpuStop => Step::CrashKexec,
+            Step::CrashKexec => Step::CrashShutdown,
+            Step::CrashShutdown => Step::CrashSaveCpu,
+            s => s.next(),
+        }
+    }
+
+    /// The step after this one (without post-notifiers).
     pub fn next(self) -> Step {
         match self {
             Step::None => Step::Panic,
@@ -185,6 +220,24 @@ pub struct CpuState {
     pub silent_ns: u64,
     /// Smallest gap between two of its samples (0: fewer than two).
     pub min_gap_ns: u64,
+    /// Its newest soft lockup report.
+    pub soft: Record,
+    /// That report is still in force: no sample after it shows the CPU
+    /// running normally again (idle, user mode, or another task).
+    pub soft_in_force: bool,
+    /// Its newest hard lockup report is still in force: it did not run
+    /// on its own after it.
+    pub hard_in_force: bool,
+    /// The oldest sample of its stuck run (0 if not stuck).
+    pub stuck_since: u64,
+    /// Its newest steady sample gap: the newest two consecutive gaps that
+    /// agree within a quarter (0: none).
+    pub steady_gap_ns: u64,
+    /// Time of the newest sample of that steady pair.
+    pub steady_at: u64,
+    /// Time of its newest sample that is idle, user mode, or outside a
+    /// kexec load window (0: none): the load task was not running there.
+    pub free_ns: u64,
 }
 
 /// Whether a record field holds a record.
@@ -221,6 +274,13 @@ impl CpuState {
         stuck_pc_hi: 0,
         silent_ns: 0,
         min_gap_ns: 0,
+        soft: EMPTY_RECORD,
+        soft_in_force: false,
+        hard_in_force: false,
+        stuck_since: 0,
+        steady_gap_ns: 0,
+        steady_at: 0,
+        free_ns: 0,
     };
 
     /// It entered the crash path itself.
@@ -302,6 +362,8 @@ pub enum Reason {
     KexecLoad,
     /// The hard-lockup detector found a CPU stuck.
     HardLockup,
+    /// The soft lockup detector reported a CPU stuck, and it stayed so.
+    SoftLockup,
     /// A CPU's samples show it stuck in one place.
     StuckSamples,
     /// A CPU stopped writing samples while the others went on.
@@ -315,6 +377,7 @@ impl Reason {
             Reason::CrashPath => "crash-path",
             Reason::KexecLoad => "kexec-load",
             Reason::HardLockup => "hard-lockup",
+            Reason::SoftLockup => "soft-lockup",
             Reason::StuckSamples => "stuck-samples",
             Reason::Silent => "silent",
         }
@@ -371,6 +434,11 @@ pub struct Facts {
     pub post_load_return: Record,
     /// Some record says a kexec image was being loaded.
     pub load_seen: bool,
+    /// The newest breadcrumb written inside a kexec load window.
+    pub load_last: Record,
+    /// The newest end of a load window: the return of
+    /// `machine_kexec_post_load` or of a load syscall.
+    pub load_end: Record,
     /// The crash CPU's `StopResult` (others still online).
     pub stop_result: Record,
     /// Stop-handler runs that kprobes skipped (from stop maps).
@@ -398,8 +466,15 @@ pub struct Verdict {
     pub crash_cpu: Option<u32>,
     /// How far it got.
     pub furthest: Step,
-    /// Another CPU that entered the crash path (a later panic), the first.
+    /// Another CPU that entered the crash path after the crash CPU (a
+    /// later panic), the first.
     pub later_panic: Option<u32>,
+    /// Another CPU that entered the crash path before the crash CPU but
+    /// got less far, the first.
+    pub earlier_panic: Option<u32>,
+    /// The crash CPU's `__crash_kexec` returned with a crash image loaded
+    /// (`kexec_trylock` failed: a kexec load or `kexec -e` held the lock).
+    pub kexec_busy: bool,
     /// The reboot record, if the state is `rebooted` or one was seen.
     pub reboot: Record,
     /// The crash CPU's `CrashLoaded` answer: `Some(false)` = no crash image.
@@ -520,10 +595,67 @@ pub fn reconstruct(t: &Trail<'_>, cpus: &mut [CpuState]) -> Facts {
         c.stale = unseen && f.stop_unknown == 0;
         c.stop_unknown = unseen && f.stop_unknown > 0;
     }
-    // The sample period.
-    if v2 && h.sample_period_ns != 0 {
-        f.period_ns = h.sample_period_ns;
+    // Per CPU: how far along the crash path, in the header's order.
+    let post = h.flags & HDR_POST_NOTIFIERS != 0;
+    for c in cpus[..nr].iter_mut() {
+        let mut furthest = Step::None;
+        for st in [
+            Step::Panic,
+            Step::CrashKexec,
+            Step::CrashShutdown,
+            Step::CpuStop,
+            Step::CrashSaveCpu,
+            Step::MachineKexec,
+        ] {
+            let done = c.steps & (1 << st as u16) != 0
+                || (st == Step::CrashSaveCpu && c.entered() && has(&c.save));
+            if done && st.rank(post) > furthest.rank(post) {
+                furthest = st;
+            }
+        }
+        if c.entered() {
+            c.furthest = furthest;
+        }
+        // A hard lockup report is in force while the CPU did not run on
+        // its own after it.
+        c.hard_in_force = has(&c.hard_lockup) && c.alive_ns <= c.hard_lockup.ts_ns;
+    }
+    // A soft lockup report is in force unless a later sample of its CPU
+    // shows it running normally again: idle, user mode, another task.
+    if !cut {
+        for (cpu, c) in cpus[..nr].iter_mut().enumerate() {
+            if !has(&c.soft) {
+                continue;
+            }
+            let p = &c.soft.payload;
+            let pid = u64::from(u32::from_le_bytes([p[16], p[17], p[18], p[19]]));
+            let mut moved_on = false;
+            for i in 0..(h.samples_per_cpu as usize).min(SAMPLES_PER_CPU) {
+                if let Slot::Valid(r) = t.sample_slot(cpu as u32, i as u32) {
+                    if r.seq > c.soft.seq && (r.flags & (REC_IDLE | REC_USER) != 0 || r.arg != pid) {
+                        moved_on = true;
+                    }
+                }
+            }
+            c.soft_in_force = !moved_on;
+        }
+    }
+    // The sample period: the header's, unless the samples' steady period
+    // disagrees with it (`watchdog_thresh` changed at run time: the header
+    // holds the value at load). The steady period of the CPU sampled last
+    // is the newest.
+    let steady = cpus[..nr]
+        .iter()
+        .filter(|c| c.steady_gap_ns != 0)
+        .max_by_key(|c| c.steady_at)
+        .map(|c| c.steady_gap_ns);
+    let hp = h.sample_period_ns;
+    if v2 && hp != 0 && steady.is_none_or(|g| g.abs_diff(hp) <= hp / 4) {
+        f.period_ns = hp;
         f.period_source = PeriodSource::Header;
+    } else if let (true, Some(g)) = (v2, steady) {
+        f.period_ns = g;
+        f.period_source = PeriodSource::Samples;
     } else {
         let gap = cpus[..nr]
             .iter()
@@ -564,12 +696,29 @@ fn samples_done(c: &mut CpuState, s: &mut [Record], f: &mut Facts) {
     for r in s.iter() {
         f.end_ns = f.end_ns.max(r.ts_ns);
         c.alive_ns = c.alive_ns.max(r.ts_ns);
+        if r.flags & (REC_IDLE | REC_USER) != 0 || r.flags & REC_LOAD_PHASE == 0 {
+            c.free_ns = c.free_ns.max(r.ts_ns);
+        }
     }
     for w in s.windows(2) {
         let gap = w[1].ts_ns.saturating_sub(w[0].ts_ns);
         if gap > 0 && (c.min_gap_ns == 0 || gap < c.min_gap_ns) {
             c.min_gap_ns = gap;
         }
+    }
+    // The newest two consecutive gaps that agree: the period the hrtimer
+    // runs at now (a missed sample doubles one gap, a `watchdog_thresh`
+    // change restarts the timer with another period).
+    let mut i = s.len();
+    while i >= 3 {
+        let g1 = s[i - 1].ts_ns.saturating_sub(s[i - 2].ts_ns);
+        let g2 = s[i - 2].ts_ns.saturating_sub(s[i - 3].ts_ns);
+        if g1 >= MIN_SAMPLE_PERIOD_NS && g2 >= MIN_SAMPLE_PERIOD_NS && g1.abs_diff(g2) <= g1.max(g2) / 4 {
+            c.steady_gap_ns = g1.max(g2);
+            c.steady_at = s[i - 1].ts_ns;
+            break;
+        }
+        i -= 1;
     }
     let busy = |r: &Record| r.flags & (REC_IDLE | REC_USER) == 0;
     if !busy(&newest) {
@@ -587,6 +736,7 @@ fn samples_done(c: &mut CpuState, s: &mut [Record], f: &mut Facts) {
         c.stuck = n;
         c.stuck_pc_lo = lo;
         c.stuck_pc_hi = hi;
+        c.stuck_since = s[s.len() - n as usize].ts_ns;
     }
 }
 
@@ -646,7 +796,7 @@ fn ring_record(
         }
         Some(Kind::HardLockup) => {
             if let Some(c) = cpus[..nr].get_mut(r.arg as usize) {
-                older(&mut c.hard_lockup, r);
+                newer(&mut c.hard_lockup, r);
             }
         }
         _ => {}
@@ -662,6 +812,16 @@ fn ring_record(
     }
     if kind == Some(Kind::Return) && role == Some(Role::KexecPostLoad) {
         newer(&mut f.post_load_return, r);
+    }
+    // A load window ends at the return of machine_kexec_post_load, or at
+    // the load syscall's when that kretprobe was missed.
+    if kind == Some(Kind::Return) && matches!(role, Some(Role::KexecPostLoad | Role::KexecLoad)) {
+        newer(&mut f.load_end, r);
+    } else if r.flags & REC_LOAD_PHASE != 0 && is_breadcrumb(r) {
+        newer(&mut f.load_last, r);
+    }
+    if kind == Some(Kind::SoftLockup) {
+        newer(&mut c.soft, r);
     }
     // Stop-side records: written by a CPU the crash path stopped, from its
     // stop handler or an NMI. They say where it was, not that it ran.
@@ -686,6 +846,11 @@ fn ring_record(
     if role == Some(Role::CrashSaveCpu) {
         // Progress or stop: decided once it is known whether it entered.
         newer(&mut c.save, r);
+        return;
+    }
+    // Name chunks and caller frames belong to the record they describe
+    // (a lockup context's from an NMI included): not signs of running.
+    if matches!(kind, Some(Kind::Name | Kind::Frame)) {
         return;
     }
     c.alive_ns = c.alive_ns.max(r.ts_ns);
@@ -737,11 +902,13 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
     let h = &t.header;
     let nr = (h.nr_cpus as usize).min(cpus.len());
     let cpus = &mut cpus[..nr];
+    let post = h.flags & HDR_POST_NOTIFIERS != 0;
     let mut v = Verdict {
         facts: *f,
         ..Verdict::default()
     };
-    // The crash CPU: furthest along the crash path; of equals, the first in.
+    // The crash CPU: furthest along the crash path (in the header's
+    // order); of equals, the first in.
     let mut crash: Option<usize> = None;
     for (i, c) in cpus.iter().enumerate() {
         if !c.entered() {
@@ -750,8 +917,8 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         let better = match crash {
             None => true,
             Some(j) => {
-                let b = &cpus[j];
-                c.furthest > b.furthest || (c.furthest == b.furthest && c.entry.seq < b.entry.seq)
+                let (a, b) = (c.furthest.rank(post), cpus[j].furthest.rank(post));
+                a > b || (a == b && c.entry.seq < cpus[j].entry.seq)
             }
         };
         if better {
@@ -762,12 +929,16 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         // The crash CPU does the stopping: never one that failed to stop.
         cpus[ci].stale = false;
         cpus[ci].stop_unknown = false;
-        v.later_panic = cpus
-            .iter()
-            .enumerate()
-            .filter(|&(i, c)| i != ci && c.entered())
-            .min_by_key(|(_, c)| c.entry.seq)
-            .map(|(i, _)| i as u32);
+        let entry = cpus[ci].entry.seq;
+        let other = |later: bool| {
+            cpus.iter()
+                .enumerate()
+                .filter(|&(i, c)| i != ci && c.entered() && (c.entry.seq > entry) == later)
+                .min_by_key(|(_, c)| c.entry.seq)
+                .map(|(i, _)| i as u32)
+        };
+        v.later_panic = other(true);
+        v.earlier_panic = other(false);
         v.crash_cpu = Some(ci as u32);
         v.furthest = cpus[ci].furthest;
         v.ref_ns = cpus[ci].entry.ts_ns;
@@ -787,14 +958,24 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
             c.silent_ns = v.ref_ns - c.alive_ns;
         }
     }
-    // The first reboot record of any CPU.
+    // The first reboot record of any CPU, and the first after the crash
+    // CPU's entry.
     let mut reboot = EMPTY_RECORD;
+    let mut reboot_after = EMPTY_RECORD;
+    let entry_seq = crash.map_or(0, |ci| cpus[ci].entry.seq);
     for c in cpus.iter() {
         if has(&c.reboot) {
             older(&mut reboot, &c.reboot);
+            if c.reboot.seq > entry_seq {
+                older(&mut reboot_after, &c.reboot);
+            }
         }
     }
-    v.reboot = reboot;
+    v.reboot = if crash.is_some() && has(&reboot_after) {
+        reboot_after
+    } else {
+        reboot
+    };
 
     if f.valid == 0 {
         return v;
@@ -816,23 +997,34 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
     if let Some(ci) = crash {
         at(&mut v, cpus, ci);
         let c = &cpus[ci];
-        let post_notifiers = h.flags & HDR_POST_NOTIFIERS != 0;
-        // __crash_kexec returned into the notifiers: nothing to kexec.
-        let returned = has(&c.crash_kexec) && c.notifier.seq > c.crash_kexec.seq && !post_notifiers;
+        let ck = &c.crash_kexec;
+        // __crash_kexec returned: the notifiers ran after it (without
+        // post-notifiers), or the crash CPU went on to a reboot or to
+        // panic()'s final loop (its samples) with nothing further on the
+        // crash path.
+        let after_ck = |r: &Record| has(ck) && r.seq > ck.seq;
+        let returned = (after_ck(&c.notifier) && !post)
+            || (c.furthest == Step::CrashKexec && (after_ck(&c.reboot) || after_ck(&c.last_sample)));
         let nothing_loaded = !f.load_seen
             && v.crash_loaded != Some(true)
             && !has(&c.kexec_image)
-            && c.furthest < Step::CrashKexec
-            && (has(&c.notifier) && !post_notifiers || has(&reboot));
+            && c.furthest.rank(post) < Step::CrashKexec.rank(post)
+            && (has(&c.notifier) && !post || has(&reboot_after));
         if v.crash_loaded == Some(false) || returned || nothing_loaded {
+            v.kexec_busy = returned && v.crash_loaded == Some(true);
             v.state = State::NoKdump;
             return v;
         }
-        if has(&reboot) && reboot.seq > c.entry.seq {
+        if has(&reboot_after) {
             v.state = State::Rebooted;
             return v;
         }
         v.next = next_expected(t, &v.last, c.furthest, true);
+        // With post-notifiers the notifiers run after the CPU stop: one
+        // that ran means __crash_kexec is next, stop recorded or not.
+        if post && has(&c.notifier) && v.next == Next::Step(Step::CpuStop) {
+            v.next = Next::Step(Step::CrashKexec);
+        }
         let default_image = has(&c.kexec_image) && c.kexec_image.arg == KEXEC_IMAGE_DEFAULT;
         // Without a mark the handoff is unconfirmed, unless the crash kernel
         // was set up to leave one (crash_marks=1).
@@ -848,16 +1040,27 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         v.reason = (v.state == State::Hung).then_some(Reason::CrashPath);
         return v;
     }
-    if has(&reboot) {
-        v.state = State::Rebooted;
-        at(&mut v, cpus, reboot.cpu as usize);
-        return v;
-    }
     let l = f.last;
-    if h.flags & HDR_ENDED != 0 {
-        // Ended in order (rmmod, or an orderly reboot with no record of its
-        // own): the machine went on after whatever its samples show (a vCPU
-        // the host starved, a long stop_machine), so no hang rule applies.
+    let hung = |v: &mut Verdict, cpus: &[CpuState], cpu: usize, why: Reason| {
+        at(v, cpus, cpu);
+        v.state = State::Hung;
+        v.reason = Some(why);
+        v.next = next_expected(t, &v.last, Step::None, false);
+        if why == Reason::HardLockup {
+            // Where the NMI found it beats its older breadcrumbs.
+            let ctx = cpus[cpu].lockup_ctx;
+            if has(&ctx) && ctx.ts_ns >= v.last.ts_ns {
+                v.last = ctx;
+            }
+        }
+    };
+    // With a reboot begun, only what shows the machine stuck after it
+    // counts: then the reboot did not end, it hung (the rules below).
+    let after = if has(&reboot) { reboot } else { EMPTY_RECORD };
+    if !has(&reboot) && h.flags & HDR_ENDED != 0 {
+        // Ended in order (rmmod): the machine went on after whatever its
+        // samples show (a vCPU the host starved, a long stop_machine), so
+        // no hang rule applies.
         v.state = State::NoCrash;
         if has(&l) {
             v.cpu = Some(l.cpu);
@@ -865,52 +1068,75 @@ pub fn verdict(t: &Trail<'_>, cpus: &mut [CpuState], f: &Facts) -> Verdict {
         }
         return v;
     }
-    let hung = |v: &mut Verdict, cpus: &[CpuState], cpu: usize, why: Reason| {
-        at(v, cpus, cpu);
-        v.state = State::Hung;
-        v.reason = Some(why);
-        v.next = next_expected(t, &v.last, Step::None, false);
-    };
-    // The load never returned, and its CPU did not go back to idle or
-    // user mode well after it (a missed kretprobe leaves no return record).
-    let went_on = |c: &CpuState| {
-        let s = &c.last_sample;
-        s.ts_ns > l.ts_ns.saturating_add(limit) && s.flags & (REC_IDLE | REC_USER) != 0
-    };
-    if has(&l)
-        && l.flags & REC_LOAD_PHASE != 0
-        && f.post_load_return.seq < l.seq
-        && !cpus.get(l.cpu as usize).is_some_and(went_on)
+    // A kexec load window still open at the end, and its CPU did not go
+    // back to idle or user mode well after it (both kretprobes missed
+    // leave no end).
+    let ll = f.load_last;
+    let went_on = |c: &CpuState| c.free_ns > ll.ts_ns.saturating_add(limit);
+    if !has(&reboot)
+        && has(&ll)
+        && f.load_end.seq < ll.seq
+        && !cpus.get(ll.cpu as usize).is_some_and(went_on)
     {
-        hung(&mut v, cpus, l.cpu as usize, Reason::KexecLoad);
+        hung(&mut v, cpus, ll.cpu as usize, Reason::KexecLoad);
         return v;
     }
-    if let Some(i) = cpus.iter().position(|c| has(&c.hard_lockup)) {
-        hung(&mut v, cpus, i, Reason::HardLockup);
-        // Where the NMI found it beats its older breadcrumbs.
-        let ctx = cpus[i].lockup_ctx;
-        if has(&ctx) && ctx.ts_ns >= v.last.ts_ns {
-            v.last = ctx;
-        }
-        return v;
-    }
-    // The longest stuck run; the lowest CPU on a tie.
-    let mut best: Option<usize> = None;
+    // The kernel's own reports still in force outrank the samples; of
+    // several, the CPU stuck first (a soft lockup report's own duration,
+    // the last sign of a hard-locked CPU running).
+    let mut best: Option<(usize, u64, Reason)> = None;
     for (i, c) in cpus.iter().enumerate() {
-        if c.stuck > 0 && best.is_none_or(|b| c.stuck > cpus[b].stuck) {
-            best = Some(i);
+        let hard = c.hard_in_force && c.hard_lockup.seq > after.seq;
+        let soft = c.soft_in_force && c.soft.seq > after.seq;
+        let since = if hard {
+            if c.alive_ns != 0 { c.alive_ns } else { c.hard_lockup.ts_ns }
+        } else if soft {
+            c.soft.ts_ns.saturating_sub(c.soft.arg)
+        } else {
+            continue;
+        };
+        let why = if hard { Reason::HardLockup } else { Reason::SoftLockup };
+        if best.is_none_or(|(_, s, _)| since < s) {
+            best = Some((i, since, why));
         }
     }
-    if let Some(i) = best {
+    if let Some((i, _, why)) = best {
+        hung(&mut v, cpus, i, why);
+        v.reboot = after;
+        return v;
+    }
+    // Samples stuck in one place: the run that began first, then the
+    // longest.
+    let mut stuck: Option<usize> = None;
+    for (i, c) in cpus.iter().enumerate() {
+        if c.stuck == 0 || (has(&after) && c.stuck_since <= after.ts_ns) {
+            continue;
+        }
+        let better = stuck.is_none_or(|b| {
+            let o = &cpus[b];
+            c.stuck_since < o.stuck_since || (c.stuck_since == o.stuck_since && c.stuck > o.stuck)
+        });
+        if better {
+            stuck = Some(i);
+        }
+    }
+    if let Some(i) = stuck {
         hung(&mut v, cpus, i, Reason::StuckSamples);
+        v.reboot = after;
         return v;
     }
+    if has(&reboot) {
+        v.state = State::Rebooted;
+        at(&mut v, cpus, reboot.cpu as usize);
+        return v;
+    }
+    let mut silent: Option<usize> = None;
     for (i, c) in cpus.iter().enumerate() {
-        if c.silent_ns > 0 && best.is_none_or(|b| c.silent_ns > cpus[b].silent_ns) {
-            best = Some(i);
+        if c.silent_ns > 0 && silent.is_none_or(|b| c.silent_ns > cpus[b].silent_ns) {
+            silent = Some(i);
         }
     }
-    if let Some(i) = best {
+    if let Some(i) = silent {
         hung(&mut v, cpus, i, Reason::Silent);
         return v;
     }
@@ -939,9 +1165,12 @@ fn symbol_part(name: &[u8]) -> &[u8] {
 /// What should have followed `last`, given the furthest crash-path step its
 /// CPU reached.
 pub fn next_expected(t: &Trail<'_>, last: &Record, furthest: Step, crash: bool) -> Next {
+    // The order of the header's crash path (post-notifiers: the CPU stop
+    // first).
+    let post = t.header.flags & HDR_POST_NOTIFIERS != 0;
     if !has(last) {
         return if crash {
-            Next::Step(furthest.next())
+            Next::Step(furthest.next_in(post))
         } else {
             Next::None
         };
@@ -968,7 +1197,8 @@ pub fn next_expected(t: &Trail<'_>, last: &Record, furthest: Step, crash: bool) 
         }
     }
     if crash {
-        return Next::Step(furthest.max(Step::Panic).next());
+        let from = if furthest == Step::None { Step::Panic } else { furthest };
+        return Next::Step(from.next_in(post));
     }
     if last.flags & REC_LOAD_PHASE != 0 {
         return Next::PostLoadReturn;
@@ -1121,6 +1351,36 @@ pub fn reboot_kind(t: &Trail<'_>, r: &Record) -> &'static str {
     }
 }
 
+/// A reboot beside the verdict: `; then X at Y` when it came after the
+/// crash CPU's entry (or the hang), `; during X at Y on CPU N, which did
+/// not end` when the machine was found stuck after it began.
+fn write_reboot(
+    t: &Trail<'_>,
+    v: &Verdict,
+    cpus: &[CpuState],
+    n: &dyn Namer,
+    w: &mut dyn Write,
+) -> fmt::Result {
+    let r = &v.reboot;
+    if !has(r) {
+        return Ok(());
+    }
+    let entry = v
+        .crash_cpu
+        .and_then(|c| cpus.get(c as usize))
+        .map_or(0, |c| c.entry.seq);
+    if v.crash_cpu.is_some() && r.seq > entry {
+        if v.state == State::NoKdump {
+            write!(w, "; then {} at ", reboot_kind(t, r))?;
+            return n.name(r, w);
+        }
+        return Ok(());
+    }
+    write!(w, "; during {} at ", reboot_kind(t, r))?;
+    n.name(r, w)?;
+    write!(w, " on CPU {}, which did not end", r.cpu)
+}
+
 /// The one-line summary of a verdict (no trailing newline). `n` names
 /// records; the module passes [`TrailNamer`], the decoder a namer that
 /// uses symbols.
@@ -1181,27 +1441,36 @@ pub fn summary(
                     write!(w, "; silent for {} (interrupts masked?)", Secs(c.silent_ns))?;
                 }
                 Some(Reason::HardLockup) => w.write_str("; hard lockup detected")?,
+                Some(Reason::SoftLockup) => w.write_str("; soft lockup reported")?,
                 Some(Reason::KexecLoad) => w.write_str("; kexec -p load did not return")?,
                 _ => {}
             }
             if v.crash_cpu.is_some() {
                 w.write_str("; crash kernel not reached")?;
             }
+            write_reboot(t, v, cpus, n, w)?;
         }
         State::NoKdump => {
-            write!(
-                w,
-                "no-kdump: panic on CPU {cpu} with no crash kernel loaded"
-            )?;
+            if v.kexec_busy {
+                // The crash-loaded record says 1: __crash_kexec returned
+                // because kexec_trylock failed.
+                write!(
+                    w,
+                    "no-kdump: panic on CPU {cpu}; __crash_kexec returned with a crash kernel \
+                     loaded (kexec_trylock failed: a kexec load or kexec -e held the lock)"
+                )?;
+            } else {
+                write!(
+                    w,
+                    "no-kdump: panic on CPU {cpu} with no crash kernel loaded"
+                )?;
+            }
             if v.last.seq != v.reboot.seq {
                 w.write_str(" (last: ")?;
                 last(w)?;
                 w.write_str(")")?;
             }
-            if has(&v.reboot) {
-                write!(w, "; then {} at ", reboot_kind(t, &v.reboot))?;
-                n.name(&v.reboot, w)?;
-            }
+            write_reboot(t, v, cpus, n, w)?;
         }
         State::Rebooted => {
             w.write_str("rebooted: ")?;
@@ -1226,6 +1495,9 @@ pub fn summary(
     }
     if let Some(p) = v.later_panic {
         write!(w, "; later panic on CPU {p}")?;
+    }
+    if let Some(p) = v.earlier_panic {
+        write!(w, "; earlier panic on CPU {p}")?;
     }
     // With stop-handler runs that kprobes skipped, a CPU not seen stopped
     // may have stopped: it is unknown, not stale.
