@@ -478,8 +478,9 @@ pub struct Header {
     /// Reserved, zero.
     pub _pad2: u32,
     /// v2: period of the watchdog hrtimer that writes the samples, ns (0 if
-    /// unknown, and in v1): how long a silent CPU has been silent is read
-    /// against it.
+    /// unknown, and in v1), read at load: how long a silent CPU has been
+    /// silent is read against it, unless the samples' own steady period
+    /// disagrees (`watchdog_thresh` changed at run time).
     pub sample_period_ns: u64,
     /// v2: `panic_timeout` when the trail started (`panic=N`: reboot N s
     /// after a panic; 0 waits forever; negative reboots at once).
