@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 """hangtrail's end-to-end tests: scenarios in real QEMU guests, both arches.
 
-Output is KTAP-style (kselftest): one `ok`/`not ok` line per scenario and
-arch, `# ` diagnostics for each failed assertion, and a closing
-`N passed, N failed, N skipped` line. The two arches run side by side.
+Output is KTAP (kselftest's format): the plan, then one `ok`/`not ok` line
+per scenario and arch as each finishes (numbered in that order; the two
+lanes run side by side), after `# ` diagnostics: how long it took, each
+failed assertion, notes. Then kselftest's `# Totals:` line and a closing
+`e2e: N passed, N failed, N skipped` line (scripts/check reads it).
 
   selftests/e2e.py [-k SUBSTRING] [--arch x86_64|arm64|arm64-pnmi|x86_64-stock|arm64-stock]...
 
 Each scenario runs on the guest kernels it lists (htvm.SCENARIOS: x86_64 and
-arm64, and arm64-pnmi, the arm64 kernel with pseudo-NMI, where it matters;
+arm64, and arm64-pnmi, the arm64 kernel booted with pseudo-NMI on, where it matters;
 ARCH-stock, Debian's own trixie-backports kernel, scripts/stock-kernel).
 Results go to $HANGTRAIL_E2E_OUT (default /tmp/hangtrail-e2e)/SCENARIO-ARCH.
 """
@@ -1709,26 +1711,31 @@ def main():
     # the end while the other still runs a long queue.
     times = load_times()
     queue = sorted(plan, key=lambda p: -times.get(p[0], 1e9))
+    results = {}
     with concurrent.futures.ThreadPoolExecutor(LANES) as ex:
-        results = dict(zip((p[0] for p in queue),
-                           ex.map(lambda p: run_test(*p[1:]), queue)))
+        running = {ex.submit(run_test, *p[1:]): p[0] for p in queue}
+        for f in concurrent.futures.as_completed(running):
+            name = running[f]
+            results[name] = f.result()
+            report(len(results), name, *results[name])
     save_times(times, {name: round(r[2], 1) for name, r in results.items() if not r[0]})
-    passed = failed = 0
-    for n, (name, *_rest) in enumerate(plan, 1):
-        failures, notes, secs = results[name]
-        if failures:
-            failed += 1
-            print(f"not ok {n} {name}")
-            for fl in failures:
-                for ln in str(fl).splitlines():
-                    print(f"# {ln}")
-        else:
-            passed += 1
-            print(f"ok {n} {name} # {secs:.0f}s")
-        for note in notes:
-            print(f"# {note}")
+    failed = sum(1 for r in results.values() if r[0])
+    passed = len(results) - failed
+    print(f"# Totals: pass:{passed} fail:{failed} xfail:0 xpass:0 skip:0 error:0")
     print(f"e2e: {passed} passed, {failed} failed, 0 skipped")
     return 1 if failed else 0
+
+
+def report(n, name, failures, notes, secs):
+    """One finished test, KTAP: its diagnostics, then its result line."""
+    print(f"# {name}: {secs:.0f} s")
+    for fl in failures:
+        for ln in str(fl).splitlines():
+            print(f"# {ln}")
+    for note in notes:
+        print(f"# {note}")
+    print(f"{'not ok' if failures else 'ok'} {n} {name}")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
