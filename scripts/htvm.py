@@ -359,16 +359,18 @@ SCENARIOS = {
     "stock-stall": Scenario(debian="hangtrail", append="hangtrail.inject_stall=machine_kexec",
                             timeout=900, silence=STALL_SILENCE, arches=(),
                             on_request=("x86_64-stock", "arm64-stock")),
-    # Secure Boot: the Debian image booted by OVMF (Microsoft's keys,
-    # Secure Boot on) through trixie's shim and GRUB, a machine owner key in
-    # MokList as a user enrolls DKMS's, the module signed with it
+    # Secure Boot: the Debian image booted by EDK2 (OVMF, AAVMF; Microsoft's
+    # keys, Secure Boot on) through trixie's shim and GRUB, a machine owner
+    # key in MokList as a user enrolls DKMS's, the module signed with it
     # (scripts/secure-boot-parts). The kernel is locked down (integrity):
     # the signed module loads, an unsigned one is refused; debugfs reads
-    # work, its writes and /dev/mem do not. The module stalls ksys_sync;
-    # warm reset through the firmware; hangtrail-save.service keeps the
-    # trail and releases it (the module parameter lockdown allows).
+    # work, its writes and /dev/mem do not. x86_64: the module stalls the
+    # crash path in machine_kexec; arm64: Debian's kernel cannot load a crash
+    # kernel under lockdown (no kexec_file_load), the panic stays in
+    # panic(). Warm reset through the firmware; hangtrail-save.service keeps
+    # the trail and releases it (the module parameter lockdown allows).
     "secure-boot": Scenario(debian="hangtrail", secure_boot=True, timeout=1200,
-                            silence=STALL_SILENCE, arches=("x86_64-stock",)),
+                            silence=STALL_SILENCE, arches=("x86_64-stock", "arm64-stock")),
     # Not a test: the Debian image's first boot (prepare_debian), where
     # kdump-tools makes its initramfs, as on a host after the install.
     "first-boot": Scenario(debian="hangtrail", timeout=900, silence=120,
@@ -1382,10 +1384,11 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
 
 def secure_boot_qemu(db, disk, cmdline, out):
     """QEMU arguments that boot a Debian disk as a Secure Boot host boots:
-    OVMF's Secure Boot build (SMM, its variable store with the MOK, from
-    scripts/secure-boot-parts), the root disk (vda, as with -kernel) and a
-    second disk with a GPT and an EFI system partition holding shim as the
-    removable-media loader (EFI/BOOT/BOOTX64.EFI), MokManager and Debian's
+    EDK2's Secure Boot build (OVMF with SMM, AAVMF; its variable store with
+    the MOK, from scripts/secure-boot-parts), the root disk (vda, as with
+    -kernel) and a second disk with a GPT and an EFI system partition holding
+    shim as the removable-media loader (EFI/BOOT/BOOTX64.EFI, BOOTAA64.EFI),
+    MokManager and Debian's
     signed GRUB, whose grub.cfg boots the root's /boot kernel and initrd
     with `cmdline`. Also puts the signed module (and an unsigned copy) on
     the root disk."""
@@ -1413,13 +1416,23 @@ def secure_boot_qemu(db, disk, cmdline, out):
     sh(["mkfs.vfat", "-F", "16", "--offset", "2048", "-n", "ESP", esp, str(64 * 1024)])
     fat = f"{esp}@@{mib}"
     sh(["mmd", "-i", fat, "::/EFI", "::/EFI/BOOT", "::/EFI/debian"])
-    for src, dst in (("shim.efi", "EFI/BOOT/BOOTX64.EFI"), ("mm.efi", "EFI/BOOT/mmx64.efi"),
-                     ("grub.efi", "EFI/BOOT/grubx64.efi"), (out / "grub.cfg", "EFI/debian/grub.cfg"),
+    efi = {"x86_64": "x64", "arm64": "aa64"}[arch]
+    for src, dst in (("shim.efi", f"EFI/BOOT/BOOT{efi.upper()}.EFI"), ("mm.efi", f"EFI/BOOT/mm{efi}.efi"),
+                     ("grub.efi", f"EFI/BOOT/grub{efi}.efi"), (out / "grub.cfg", "EFI/debian/grub.cfg"),
                      (out / "grub.cfg", "EFI/BOOT/grub.cfg")):
         sh(["mcopy", "-i", fat, parts / src, f"::/{dst}"])
     vars_fd = out / "vars.fd"
     shutil.copy(parts / "vars.fd", vars_fd)
-    return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+    # x86_64: OVMF keeps its variables safe from the OS only in SMM. arm64:
+    # AAVMF on the virt board, ACPI (the firmware's tables, as on a server:
+    # the kernel sees no device tree), and 2 GiB: the firmware, GRUB and
+    # the kernel's EFI stub allocate from the top of RAM down at every boot
+    # and in a 1 GiB guest overwrote the region at 0x78000000, 128 MiB below
+    # the top (Documentation/hangtrail.rst, "What wipes RAM"). mem=768M
+    # still keeps the kernel below the region.
+    machine = (["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"]
+               if arch == "x86_64" else ["-m", "2G"])
+    return [*machine,
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={parts / 'code.fd'}",
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}",
             "-drive", f"file={disk},format=raw,if=virtio",

@@ -6,19 +6,26 @@
 # out-of-tree; lockdown refuses a debugfs file
 # with a write bit and /dev/mem, while hangtrail's debugfs files read. An
 # unsigned copy is refused; one signed with a key in the firmware's db loads
-# (Debian's kernel trusts the platform keyring for modules). Then
-# hangtrail.ko is reloaded with inject_stall=machine_kexec and sysrq-c: the
-# crash path (kdump-tools loaded the crash kernel under lockdown too) hangs
-# in machine_kexec; the runner warm-resets the guest, which boots through
-# the firmware again. Boot 2: hangtrail-save.service kept
-# the trail and released it through the `release` parameter (lockdown
-# allows it), the module records again. Run by selftests/guest/debian-run.
+# (Debian's kernel trusts the platform keyring for modules). Then sysrq-c.
+# Where kdump-tools loaded the crash kernel under lockdown (x86_64: through
+# kexec_file_load, whose image signature the kernel checks), hangtrail.ko is
+# reloaded first with inject_stall=machine_kexec: the crash path hangs in
+# machine_kexec. Where it could not (Debian's arm64 kernel has no
+# kexec_file_load, and lockdown refuses kexec_load), the panic finds no
+# crash kernel and stays in panic(). Either way the runner warm-resets the
+# guest, which boots through the firmware again. Boot 2:
+# hangtrail-save.service kept the trail and released it through the
+# `release` parameter (lockdown allows it), the module records again. Run by
+# selftests/guest/debian-run.
 
 first() {
 	sb=$(od -An -tu1 -j4 -N1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | tr -d ' ')
 	ht_say "HT-SECURE-BOOT ${sb:-absent}"
 	ht_say "HT-LOCKDOWN $(cat /sys/kernel/security/lockdown 2>&1)"
-	ht_kdump_loaded
+	kdump=$(cat /sys/kernel/kexec_crash_loaded)
+	ht_say "HT-KDUMP-LOADED $kdump"
+	journalctl -b -u kdump-tools.service -o cat --no-pager 2>/dev/null | grep -E 'kexec|fail' |
+		while read -r l; do ht_say "HT-KDUMP-SAID $l"; done
 	dmesg | grep -E "Loaded X.509 cert 'DKMS module signing key" | while read -r l; do ht_say "HT-MOK ${l#*] }"; done
 	ht_hangtrail_loaded
 	ht_say "HT-TAINT $(cat /proc/sys/kernel/tainted)"
@@ -53,9 +60,14 @@ first() {
 		fi
 	done
 	dmesg | grep -E "Loaded X.509 cert 'hangtrail test db key" | while read -r l; do ht_say "HT-DB-KEY ${l#*] }"; done
-	modprobe hangtrail inject_stall=machine_kexec || ht_fail "modprobe hangtrail inject_stall=machine_kexec"
-	ht_say "HT-STALL-ARMED $(cat /sys/module/hangtrail/parameters/inject_stall 2>/dev/null)"
-	ht_triggered "sysrq crash, hangtrail stalls it in machine_kexec"
+	if [ "$kdump" = 1 ]; then
+		modprobe hangtrail inject_stall=machine_kexec || ht_fail "modprobe hangtrail inject_stall=machine_kexec"
+		ht_say "HT-STALL-ARMED $(cat /sys/module/hangtrail/parameters/inject_stall 2>/dev/null)"
+		ht_triggered "sysrq crash, hangtrail stalls it in machine_kexec"
+	else
+		modprobe hangtrail || ht_fail "modprobe hangtrail"
+		ht_triggered "sysrq crash, no crash kernel loaded"
+	fi
 	echo c > /proc/sysrq-trigger
 	sleep 3600
 }
