@@ -81,6 +81,7 @@ class Arch:
     boot_args: str = ""  # every kernel of a run, crash kernel too
     base: str = ""  # a variant's arch (x86_64, arm64); "" = name
     append: str = ""  # kernel args every run of this kernel needs
+    kernel: str = ""  # scripts/build-kernel's name for its kernel; "" = name
 
     @property
     def arch(self):
@@ -123,9 +124,11 @@ ARCHES = {
     ),
 }
 # arm64 with pseudo-NMI in use: the crash stop and the hard-lockup backtrace
-# reach a CPU with interrupts masked.
+# reach a CPU with interrupts masked. The same kernel (built with
+# ARM64_PSEUDO_NMI, as distributions build theirs), booted with it on.
 ARCHES["arm64-pnmi"] = dataclasses.replace(
-    ARCHES["arm64"], name="arm64-pnmi", base="arm64", append="irqchip.gicv3_pseudo_nmi=1")
+    ARCHES["arm64"], name="arm64-pnmi", base="arm64", kernel="arm64",
+    append="irqchip.gicv3_pseudo_nmi=1")
 # Debian's own binary kernel (trixie-backports, Rust-enabled), downloaded, with
 # hangtrail.ko built against it as a Debian 13 host builds it
 # (scripts/stock-kernel): the guests' initramfs and region, the stock image.
@@ -597,8 +600,9 @@ def prepare(arch_name):
         # kernel has no test_lockup, and smoke/htbench are the 6.12 rig's).
         kdir = modules = Path(sh([SCRIPTS / "stock-kernel", arch.arch]).splitlines()[-1])
     else:
-        kdir = Path(sh([SCRIPTS / "build-kernel", arch_name]).splitlines()[-1])
-        modules = Path(sh([SCRIPTS / "build-modules", arch_name, kdir]).splitlines()[-1])
+        kernel = arch.kernel or arch_name
+        kdir = Path(sh([SCRIPTS / "build-kernel", kernel]).splitlines()[-1])
+        modules = Path(sh([SCRIPTS / "build-modules", kernel, kdir]).splitlines()[-1])
     with _build_lock:
         decoder = build_decoder()
         _builds[arch_name] = Build(arch, kdir, modules, decoder)

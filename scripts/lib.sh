@@ -13,17 +13,11 @@ export PATH=/usr/lib/llvm-19/bin:$HOME/.cargo/bin:$PATH
 log() { printf 'hangtrail: %s\n' "$*" >&2; }
 die() { printf 'hangtrail: error: %s\n' "$*" >&2; exit 1; }
 
-# Guest kernel names: an arch (x86_64, arm64), or ARCH-VARIANT, the arch's
-# kernel with selftests/kconfig/ARCH-VARIANT.config on top (arm64-pnmi:
-# pseudo-NMI). Prints the kernel ARCH value of a name.
+# Guest kernel names: x86_64, arm64 (the kernel's ARCH value). Prints it.
 kernel_arch() {
 	case "$1" in
 	x86_64|arm64) echo "$1" ;;
-	x86_64-*|arm64-*)
-		[ -f "$TOP/selftests/kconfig/$1.config" ] ||
-			die "unknown kernel variant '$1' (no selftests/kconfig/$1.config)"
-		echo "${1%%-*}" ;;
-	*) die "unknown arch '$1' (x86_64, arm64, or ARCH-VARIANT)" ;;
+	*) die "unknown arch '$1' (x86_64 or arm64)" ;;
 	esac
 }
 
@@ -58,19 +52,12 @@ kernel_source() {
 	echo "$src"
 }
 
-# The config fragments of a kernel name, base first: a later one wins.
+# The config fragments of a guest kernel, base first: a later one wins.
 kernel_frags() {
 	local arch
 	arch=$(kernel_arch "$1") || exit 1
 	echo "$TOP/selftests/kconfig/common.config"
 	echo "$TOP/selftests/kconfig/$arch.config"
-	[ "$1" = "$arch" ] || echo "$TOP/selftests/kconfig/$1.config"
-}
-
-# Cache dir prefix of a kernel name: a variant's is ARCH_VARIANT, so that an
-# ARCH-* glob never takes it for a build of the plain arch.
-kernel_cache_name() {
-	echo "${1//-/_}"
 }
 
 # Runs a command in a chroot of $1 with /proc, /sys and /dev mounted in a
