@@ -53,6 +53,9 @@ demo:
 check:
 	scripts/check
 
+check-host-kernel:
+	scripts/check-host-kernel
+
 bench:
 	scripts/bench
 
@@ -63,4 +66,4 @@ install:
 install-dkms:
 	DESTDIR="$(DESTDIR)" ARCH="$(ARCH)" CLI="$(CLI)" scripts/install --dkms
 
-.PHONY: modules dkms-modules clean sign deb demo check bench install install-dkms
+.PHONY: modules dkms-modules clean sign deb demo check check-host-kernel bench install install-dkms
