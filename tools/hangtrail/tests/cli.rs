@@ -1,5 +1,8 @@
 //! The `hangtrail` binary: exit codes, error messages, and `--vmlinux`.
 
+mod common;
+use common::{hangtrail, stderr};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,17 +20,6 @@ fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).expect("writes");
     p
-}
-
-fn hangtrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hangtrail"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// `decode --json --vmlinux VMLINUX TRAIL`, which must succeed.

@@ -3,9 +3,11 @@
 //! is well-formed XML naming each CPU and the verdict's record; the output
 //! files are refused or replaced as Documentation/decoder.rst says.
 
+mod common;
+use common::{hangtrail, stderr};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use hangtrail::synth::{fix_header_csum, scenarios};
 use serde_json::Value;
@@ -15,17 +17,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creates scratch dir");
     dir
-}
-
-fn hangtrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hangtrail"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn s(p: &Path) -> &str {
