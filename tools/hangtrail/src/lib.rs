@@ -27,6 +27,7 @@ pub mod output;
 mod prefetch;
 pub mod render;
 pub mod save;
+pub mod setup;
 pub mod svg;
 pub mod symbols;
 /// Test-only generators (tests, examples, fuzzer): not part of the shipped

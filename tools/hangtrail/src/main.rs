@@ -1,6 +1,7 @@
 //! `hangtrail decode`: says where a machine hung from a hangtrail region;
 //! `hangtrail save`: keeps the previous boot's trail, decoded, and logs its
-//! verdict. See Documentation/decoder.rst.
+//! verdict; `hangtrail setup`: reserves the region (GRUB snippet, module
+//! options). See Documentation/decoder.rst.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use hangtrail::input::{self, Input};
 use hangtrail::output::{self, Pending};
 use hangtrail::render;
 use hangtrail::save::{self, Failure, Saved};
+use hangtrail::setup;
 use hangtrail::symbols::{Source, SymbolTable};
 
 /// Exit code: input unreadable or not a trail.
@@ -31,6 +33,10 @@ const EXIT_WRITE: u8 = 5;
 /// `save --reload` exit code: the trail is saved and released, but
 /// reloading hangtrail.ko failed.
 const EXIT_RELOAD: u8 = 6;
+/// `setup` exit code: refused (the range, a file in the way, I/O).
+const EXIT_REFUSED: u8 = 1;
+/// `setup` exit code: bad arguments (as clap's own usage errors).
+const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +56,36 @@ enum Command {
     /// Save the previous boot's trail, decoded, under DIR/BOOT-ID/ and log
     /// its verdict to the journal (once per trail).
     Save(SaveArgs),
+    /// Reserve the region (Debian, GRUB, kdump-tools): write
+    /// /etc/default/grub.d/zz-hangtrail.cfg and
+    /// /etc/modprobe.d/hangtrail-region.conf.
+    Setup(SetupArgs),
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    /// Region size: 64M, 1G, 0x4000000 or decimal; a multiple of 2 MiB.
+    #[arg(long, value_name = "SIZE", default_value = setup::DEFAULT_SIZE)]
+    size: String,
+    /// Region address (2 MiB aligned), checked against the firmware's memory
+    /// map; default: the lowest address of the highest System RAM entry at
+    /// or above 4 GiB that can hold it.
+    #[arg(long, value_name = "ADDR")]
+    address: Option<String>,
+    /// The crash kernel's memory (`crashkernel=`), a multiple of 2 MiB.
+    #[arg(long, value_name = "SIZE", default_value = setup::DEFAULT_CRASHKERNEL)]
+    crashkernel: String,
+    /// Reserve with reserve_mem= (the kernel picks the address at boot)
+    /// instead of memmap=; the default where there is no
+    /// /sys/firmware/memmap (arm64).
+    #[arg(long = "reserve-mem")]
+    reserve_mem: bool,
+    /// The system's root directory: files are read and written under it.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Print what would be written; write nothing.
+    #[arg(long = "dry-run")]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -126,23 +162,7 @@ struct DecodeArgs {
 }
 
 fn parse_num(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, mult) = match s.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
-        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
-        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
-        _ => (s, 1),
-    };
-    let v = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => digits.parse(),
-    }
-    .map_err(|e| format!("`{s}`: {e}"))?;
-    v.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
+    setup::parse_number(s).map_err(|e| format!("`{}`: {e}", s.trim()))
 }
 
 fn parse_devmem(s: &str) -> Result<(u64, u64), String> {
@@ -394,10 +414,76 @@ fn release(file: Option<&Path>, reload: bool) -> ExitCode {
     }
 }
 
+fn run_setup(a: SetupArgs) -> ExitCode {
+    let req = setup::Request {
+        size: &a.size,
+        address: a.address.as_deref(),
+        crashkernel: &a.crashkernel,
+        reserve_mem: a.reserve_mem,
+        root: &a.root,
+    };
+    let result = setup::plan(&req).and_then(|plan| {
+        if !a.dry_run {
+            setup::write(&plan)?;
+        }
+        Ok(plan)
+    });
+    let plan = match result {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("hangtrail: setup: {e}");
+            return ExitCode::from(match e {
+                setup::Error::Usage(_) => EXIT_USAGE,
+                setup::Error::Refused(_) => EXIT_REFUSED,
+            });
+        }
+    };
+    let region = match (&plan.region, &plan.within) {
+        (setup::Region::Memmap { address, size }, Some(e)) => format!(
+            "{address:#x}-{:#x} ({}), inside {e} of the firmware's memory map",
+            address + (size - 1),
+            setup::human(*size)
+        ),
+        (r, _) => format!("{} (the kernel picks the address at boot)", r.kernel_arg()),
+    };
+    println!("hangtrail: setup: region {region}");
+    if let setup::Region::Memmap { address, .. } = plan.region {
+        if address < setup::LOW_LIMIT {
+            eprintln!("hangtrail: warning: {address:#x} is below 4 GiB, where UEFI firmware and the boot loader allocate memory at every boot: the region could be overwritten at the next warm reset");
+        }
+    }
+    if a.dry_run {
+        for (path, content) in &plan.files {
+            println!("would write {}:", path.display());
+            print!("{content}");
+        }
+        println!("hangtrail: setup: dry run: nothing written");
+        return ExitCode::SUCCESS;
+    }
+    let kernel = format!(
+        "{} crashkernel={}",
+        plan.region.kernel_arg(),
+        setup::human(plan.crashkernel)
+    );
+    let [(grub, _), (conf, _)] = plan.files.as_slice() else {
+        unreachable!("setup plans two files");
+    };
+    println!("hangtrail: setup: wrote {}: {kernel}", grub.display());
+    println!(
+        "hangtrail: setup: wrote {}: {}",
+        conf.display(),
+        plan.region.options_line()
+    );
+    println!("next: update-grub");
+    println!("then reboot: the new command line and module options take effect at the next boot");
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode(a) => run(a),
         Command::Save(a) => run_save(a),
+        Command::Setup(a) => run_setup(a),
     }
 }
 
