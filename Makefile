@@ -10,7 +10,11 @@
 #                                      a distribution kernel's headers lack
 #                                      (scripts/rust-metadata)
 #   make deb [DEB_ARCH="amd64 arm64"]  the Debian packages hangtrail-dkms and
-#                                      hangtrail, into deb/ (scripts/deb)
+#                                      hangtrail, into deb/ (scripts/deb), and
+#                                      on amd64 hangtrail-rust-metadata-RELEASE
+#                                      for the stock trixie-backports kernel
+#                                      (scripts/stock-kernel); installs what it
+#                                      needs first (scripts/build-deps)
 #   make demo                          the arm64 stall-and-reset demo
 #   make check                         everything CI runs
 #
@@ -45,7 +49,11 @@ sign: modules
 	scripts/sign-module $(KDIR) $(KEY) $(CERT) hangtrail.ko
 
 deb:
-	+out=$$(scripts/deb $(DEB_ARCH)) && mkdir -p deb && cp "$$out"/*.deb deb/ && ls deb/*.deb
+	scripts/build-deps
+	+out=$$(scripts/deb $(DEB_ARCH)) && mkdir -p deb && cp "$$out"/*.deb deb/
+	+if [ "$$(dpkg --print-architecture)" = amd64 ] && echo " $(or $(DEB_ARCH),amd64) " | grep -q ' amd64 '; then \
+		st=$$(scripts/stock-kernel x86_64 | tail -n 1) && cp "$$st"/hangtrail-rust-metadata-*.deb deb/; fi
+	ls deb/*.deb
 
 demo:
 	scripts/demo
