@@ -374,6 +374,18 @@ SCENARIOS = {
     # the trail and releases it (the module parameter lockdown allows).
     "secure-boot": Scenario(debian="hangtrail", secure_boot=True, timeout=1200,
                             silence=STALL_SILENCE, arches=("x86_64-stock", "arm64-stock")),
+    # README.md's quickstart, its own command blocks run in order as root on
+    # a Debian 13 server booted by UEFI firmware, shim and GRUB from its
+    # disks (build-rootfs --server; install_server), kdump-tools at its
+    # defaults; the harness gives only a package source (run_debian:
+    # server_repo) and the triggers. Then sysrq-c: kdump-tools' kdump,
+    # `handoff`; then a stall in machine_kexec, warm reset: `hung`.
+    "quickstart": Scenario(debian="server", timeout=2400, silence=(400, STALL_SILENCE),
+                           arches=("x86_64-stock",)),
+    # Not a test: the server image's installation (install_server): GRUB
+    # and shim into its EFI system partition, the firmware's boot entry.
+    "server-install": Scenario(debian="server", timeout=900, silence=120,
+                               arches=("x86_64-stock", "arm64-stock")),
     # Not a test: the Debian image's first boot (prepare_debian), where
     # kdump-tools makes its initramfs, as on a host after the install.
     "first-boot": Scenario(debian="hangtrail", timeout=900, silence=120,
@@ -1116,11 +1128,16 @@ def prepare_debian(arch_name, flavour):
     args = [SCRIPTS / "build-rootfs", arch.arch]
     if flavour == "hangtrail":
         args += ["--hangtrail", f"{arch.region:#x}:{REGION_SIZE:#x}"]
+    elif flavour == "server":
+        args += ["--server"]
     t0 = time.monotonic()
     d = Path(sh(args).splitlines()[-1])
     log(f"Debian {arch_name} rootfs ({flavour}): {d} ({time.monotonic() - t0:.0f} s)")
     b = DebianBuild(arch, d, build_decoder(), (d / "release").read_text().strip())
-    first_boot(b, arch_name)
+    if flavour == "server":
+        install_server(b, arch_name)
+    else:
+        first_boot(b, arch_name)
     with _build_lock:
         _debian[key] = b
         return b
@@ -1167,6 +1184,133 @@ def first_boot(db, arch_name):
         shutil.rmtree(out)
         log(f"Debian {arch_name}: first boot made the kdump initramfs "
             f"({time.monotonic() - t0:.0f} s): {booted}")
+
+
+# The quickstart's server: UEFI firmware as Debian packages it (no Secure
+# Boot: enrolling DKMS's key needs MokManager at the console), its variable
+# store kept with the disks, and the RAM: x86_64 q35 puts 2 GiB below 4 GiB
+# and the rest from 4 GiB up, where `hangtrail setup` places the region.
+SERVER_FIRMWARE = {"x86_64": ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
+                   "arm64": ("/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd")}
+SERVER_RAM = "3G"
+
+
+def server_qemu(db, out, kernel_cmdline=None):
+    """QEMU arguments for the server: its firmware and variable store, the
+    root disk (vda), the EFI system partition's disk (vdb) and, if there,
+    the package source's (vdc, out/repo.img). With `kernel_cmdline` the
+    firmware starts the image's kernel itself (install_server: the
+    installer's boot); else it boots what its variables say (shim, GRUB)."""
+    code, _ = SERVER_FIRMWARE[db.arch.arch]
+    args = ["-m", SERVER_RAM,
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={out / 'vars.fd'}",
+            "-drive", f"file={out / 'disk.img'},format=raw,if=virtio",
+            "-drive", f"file={out / 'esp.img'},format=raw,if=virtio"]
+    if (out / "repo.img").exists():
+        args += ["-drive", f"file={out / 'repo.img'},format=raw,if=virtio,readonly=on"]
+    if kernel_cmdline is not None:
+        args += ["-kernel", str(db.image / "vmlinuz"), "-initrd", str(db.image / "initrd.img"),
+                 "-append", kernel_cmdline]
+    return args
+
+
+def server_disks(db, out, install):
+    """The server's EFI system partition disk and variable store in out/:
+    for its installation an empty ESP (GPT, FAT, label EFI: the image's
+    /etc/fstab names it) and the firmware's empty store; later, copies of
+    what the installation left (install_server)."""
+    if not install:
+        shutil.copy(db.image / "installed-esp.img", out / "esp.img")
+        shutil.copy(db.image / "installed-vars.fd", out / "vars.fd")
+        return
+    esp, mib = out / "esp.img", 1 << 20
+    with open(esp, "wb") as f:
+        f.truncate(130 * mib)
+    subprocess.run(["sfdisk", "-q", esp], check=True, text=True,
+                   input="label: gpt\nstart=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n")
+    sh(["mkfs.vfat", "-F", "32", "--offset", "2048", "-n", "EFI", esp, str(128 * 1024)])
+    shutil.copy(SERVER_FIRMWARE[db.arch.arch][1], out / "vars.fd")
+
+
+def install_server(db, arch_name):
+    """The server's installation, as Debian's installer ends one: an empty
+    EFI system partition (GPT, FAT, label EFI: the image's /etc/fstab names
+    it), then one boot of the image's kernel from the firmware where
+    `grub-install` puts shim and GRUB in it and the firmware's boot entry in
+    the variable store, and `update-grub` writes /boot/grub/grub.cfg
+    (selftests/scenarios/server-install.sh); kdump-tools makes its
+    initramfs. Keeps installed.img, installed-esp.img and
+    installed-vars.fd in the image's dir (cached)."""
+    done = db.image / "installed.img"
+    with open(db.image / "installed.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return
+        t0 = time.monotonic()
+        out = Path(tempfile.mkdtemp(prefix=f"hangtrail-server-install-{arch_name}-"))
+        res = run_debian("server-install", arch_name, out=out, db=db, disk_src=db.image / "disk.img")
+        if res.boots != ["first"] or res.value("HT-GRUB-INSTALL") != "0" or res.value("HT-UPDATE-GRUB") != "0":
+            raise RunError(f"{db.image}: the server's installation failed (console: {out}/console.log)")
+        for src, dst in (("esp.img", "installed-esp.img"), ("vars.fd", "installed-vars.fd"),
+                         ("disk.img", "installed.img")):
+            os.replace(out / src, db.image / dst)
+        shutil.rmtree(out)
+        log(f"Debian {arch_name}: server installed ({time.monotonic() - t0:.0f} s): {done}")
+
+
+# Where README.md's quickstart blocks are: a fenced block right after this
+# comment line, which names the arches the block is for.
+README_STEP = re.compile(r"^<!-- quickstart step: ([a-z0-9_ ]+) -->\n+```sh\n(.*?)^```$",
+                         re.M | re.S)
+
+
+def readme_steps(arch):
+    """README.md's quickstart command blocks for an arch (x86_64, arm64), in
+    order: the commands the quickstart test runs, as they are written."""
+    text = (TOP / "README.md").read_text()
+    steps = [m.group(2) for m in README_STEP.finditer(text) if arch in m.group(1).split()]
+    if not steps:
+        raise RunError(f"README.md has no quickstart steps for {arch} "
+                       f"(blocks after <!-- quickstart step: ARCH... -->)")
+    return steps
+
+
+def server_repo(db, out):
+    """The package source the server gets (it has no network), as a disk
+    image (out/repo.img, ext4, label HT-REPO): Debian's packages the server's
+    image was made with and the kernel's headers (build-rootfs --server),
+    split into trixie and trixie-backports suites as the archive has them,
+    and `make deb`'s packages with the Rust metadata package of the stock
+    kernel (scripts/stock-kernel) in the top directory, which the README has
+    the user copy to the server."""
+    debarch = {"x86_64": "amd64", "arm64": "arm64"}[db.arch.arch]
+    root = out / "repo"
+    debs = Path(sh([SCRIPTS / "deb", debarch]).splitlines()[-1])
+    stock = Path(sh([SCRIPTS / "stock-kernel", db.arch.arch]).splitlines()[-1])
+    for suite in ("trixie", "trixie-backports"):
+        (root / "dists" / suite / "main" / f"binary-{debarch}").mkdir(parents=True)
+        (root / "pool" / suite).mkdir(parents=True)
+    for deb in sorted((db.image / "debs").glob("*.deb")):
+        suite = "trixie-backports" if "~bpo" in deb.name else "trixie"
+        os.link(deb, root / "pool" / suite / deb.name)
+    for deb in [*debs.glob(f"hangtrail_*_{debarch}.deb"), *debs.glob("hangtrail-dkms_*_all.deb"),
+                *stock.glob("hangtrail-rust-metadata-*.deb")]:
+        shutil.copy(deb, root / deb.name)
+    for suite in ("trixie", "trixie-backports"):
+        idx = f"main/binary-{debarch}/Packages"
+        pk = sh(["dpkg-scanpackages", "-m", f"pool/{suite}"], cwd=root) + "\n"
+        (root / "dists" / suite / idx).write_text(pk)
+        data = pk.encode()
+        (root / "dists" / suite / "Release").write_text(
+            f"Origin: Debian\nLabel: Debian\nSuite: {suite}\nCodename: {suite}\n"
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S UTC', time.gmtime())}\n"
+            f"Architectures: {debarch}\nComponents: main\n"
+            f"SHA256:\n {hashlib.sha256(data).hexdigest()} {len(data)} {idx}\n")
+    sh(["mkfs.ext4", "-q", "-F", "-L", "HT-REPO", "-d", root, out / "repo.img",
+        f"{sum(f.stat().st_size for f in root.rglob('*') if f.is_file()) // 1000000 + 300}M"])
+    shutil.rmtree(root)
+
 
 
 def debugfs(image, *commands, write=False):
@@ -1245,7 +1389,8 @@ WantedBy=multi-user.target
 # In the crash kernel, kdump-tools-dump.service is the whole boot.
 DEBIAN_CRASH_DROPIN = """[Service]
 ExecStartPre=/bin/sh -c 'echo "HT-BOOT crash" > /dev/kmsg; \
-    echo "HT-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" > /dev/kmsg; echo "HT-UNAME $(uname -r)" > /dev/kmsg'
+    echo "HT-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" > /dev/kmsg; echo "HT-UNAME $(uname -r)" > /dev/kmsg; \
+    echo "HT-CRASH-CMDLINE $(cat /proc/cmdline)" > /dev/kmsg'
 """
 
 
@@ -1260,7 +1405,8 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
         raise RunError(f"{sc_name}: the Debian guests run Debian's own kernel: --arch "
                        f"{arch_name}-stock")
     db = db or prepare_debian(arch_name, sc.debian)
-    disk_src = disk_src or db.image / "booted.img"
+    server = sc.debian == "server"
+    disk_src = disk_src or db.image / ("installed.img" if server else "booted.img")
     arch = db.arch
     cpus = cpus or sc.cpus
     out = Path(out or Path("/tmp") / f"hangtrail-{sc_name}-{arch_name}")
@@ -1277,6 +1423,10 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
         "HT_REGION_SIZE": hex(REGION_SIZE),
     }
     run_conf.update(sc.conf)
+    if server and sc_name != "server-install":
+        # GRUB boots the server with Debian's `quiet`: the console shows no
+        # printk below KERN_ERR, so the driver writes its lines to it directly.
+        run_conf["HT_SAY"] = "/dev/console"
     lib = "/usr/local/lib/hangtrail-test"
     units = "/etc/systemd/system"
     script = sc.script or sc_name
@@ -1298,15 +1448,27 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
     defaults = subprocess.run(["debugfs", "-R", f'cat "{kd}"', disk], capture_output=True).stdout
     if b"USE_KDUMP=1" not in defaults:
         raise RunError(f"{disk}: {kd} does not set USE_KDUMP=1")
-    defaults += (f'\n# hangtrail: /proc/cmdline without crashkernel= and memmap=\n'
-                 f'KDUMP_CMDLINE="{crash_cmdline}"\n').encode()
+    extra = {}
+    if server:
+        # The server keeps kdump-tools' defaults; its package source and, for
+        # the quickstart, README.md's steps.
+        server_disks(db, out, sc_name == "server-install")
+        if sc_name == "quickstart":
+            server_repo(db, out)
+            extra = {f"{lib}/steps/{n:02d}.sh": step.encode()
+                     for n, step in enumerate(readme_steps(arch.arch), 1)}
+    else:
+        defaults += (f'\n# hangtrail: /proc/cmdline without crashkernel= and memmap=\n'
+                     f'KDUMP_CMDLINE="{crash_cmdline}"\n').encode()
+        extra = {kd: defaults}
     disk_put(disk, {
-        kd: defaults,
+        **extra,
         f"{lib}/run": (TOP / "selftests" / "guest" / "debian-run").read_bytes(),
         f"{lib}/scenario.sh": (TOP / "selftests" / "scenarios" / f"{script}.sh").read_bytes(),
         f"{lib}/ht.conf": "".join(f"{k}='{v}'\n" for k, v in run_conf.items()).encode(),
         f"{units}/ht-scenario.service": DEBIAN_UNIT.encode(),
-        f"{units}/kdump-tools-dump.service.d/ht-boot.conf": DEBIAN_CRASH_DROPIN.encode(),
+        f"{units}/kdump-tools-dump.service.d/ht-boot.conf":
+            DEBIAN_CRASH_DROPIN.replace("/dev/kmsg", run_conf.get("HT_SAY", "/dev/kmsg")).encode(),
     }, links=[(f"{units}/multi-user.target.wants/ht-scenario.service",
                f"{units}/ht-scenario.service"),
               # The console is the runner's: no login prompt on it (its
@@ -1314,7 +1476,9 @@ def run_debian(sc_name, arch_name, cpus=None, append="", out=None, timeout=None,
               # follow it on the same line).
               (f"{units}/serial-getty@{arch.console}.service", "/dev/null")])
     sock = out / "monitor.sock"
-    if sc.secure_boot:
+    if server:
+        boot = server_qemu(db, out, cmdline if sc_name == "server-install" else None)
+    elif sc.secure_boot:
         boot = secure_boot_qemu(db, disk, cmdline, out)
     else:
         boot = ["-kernel", str(db.image / "vmlinuz"), "-initrd", str(db.image / "initrd.img"),

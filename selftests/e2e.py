@@ -1359,8 +1359,8 @@ def hangtrail_saved(r, c, state, boot, save):
     return dec
 
 
-def kdump_handoff(r, c):
-    """kdump-tools' dump in the crash kernel (r.boots[1]), and hangtrail's
+def kdump_handoff(r, c, crash_boot=1):
+    """kdump-tools' dump in the crash kernel (r.boots[crash_boot]), and hangtrail's
     handoff there: hangtrail.ko in kdump-tools' initramfs marked the trail,
     hangtrail-save.service saved it (before kdump-tools-dump.service), and
     at the next boot found the same trail already kept."""
@@ -1378,7 +1378,7 @@ def kdump_handoff(r, c):
     said = [e.get("MESSAGE", "") for e in htvm.journal(r, SYSLOG_IDENTIFIER="kdump-tools")]
     c.that(any(str(m).startswith("saved vmcore in /var/crash/") for m in said),
            f"the journal has kdump-tools' 'saved vmcore in /var/crash/...': {said[-4:]}")
-    d = hangtrail_saved(r, c, "handoff", 1, save=1)
+    d = hangtrail_saved(r, c, "handoff", crash_boot, save=1)
     c.that(r.has("already holds this trail; nothing to do"),
            "the next boot's hangtrail save finds the trail kept and writes nothing")
     if "save-1/previous.bin" in r.files:
@@ -1442,6 +1442,52 @@ def check_stock_stall(r, c):
     c.eq(len(htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)), 1,
          "one hangtrail journal entry (MESSAGE_ID 2c74ffa9...) in the run")
     stall_hung(r, c, save=1)
+
+
+def check_quickstart(r, c):
+    debian_common(r, c, ["first", "again", "crash", "again", "again"])
+    qemu = (r.out / "qemu.cmd").read_text()
+    c.that("'-kernel'" not in qemu and "'-append'" not in qemu,
+           "the runner gave QEMU no kernel or command line: the firmware booted shim and GRUB")
+    steps = htvm.readme_steps(htvm.ARCHES[r.arch].arch)
+    c.eq(r.values("HT-STEP-RC"), [f"{n} 0" for n in range(1, len(steps) + 1)],
+         f"README.md's {len(steps)} quickstart steps ran, each exit 0")
+    c.that(all(d.startswith("hangtrail") for d in (r.value("HT-DEBS") or "?").split()),
+           f"the harness gave /root only make deb's packages: {r.value('HT-DEBS')}")
+    # What `hangtrail setup` and update-grub made of the command line.
+    cmdline = (r.value("HT-CMDLINE") or "").split()
+    region = [a for a in cmdline if a.startswith("memmap=")]
+    crash = [a for a in cmdline if a.startswith("crashkernel=")]
+    c.that(len(region) == 1 and "$" not in region[0], f"one memmap= in /proc/cmdline, without $: {region}")
+    c.that(crash and crash[-1] == "crashkernel=512M",
+           f"the crashkernel= in force (the last) is the docs' 512M, after kdump-tools' own: {crash}")
+    c.eq(r.value("HT-CRASH-SIZE"), str(512 << 20), "/sys/kernel/kexec_crash_size: 512 MiB reserved")
+    crash_cl = (r.value("HT-CRASH-CMDLINE") or "").split()
+    c.that(region and region[0] in crash_cl,
+           f"the crash kernel's /proc/cmdline carries {region} intact: {crash_cl}")
+    c.that(not any("kdump-config" in a for a in crash_cl),
+           "nothing of kdump-config's own name in the crash kernel's command line (no $ expanded)")
+    m = re.match(r"memmap=(\w+)%(0x[0-9a-f]+)-1\+2$", region[0]) if region else None
+    c.that(m, f"the region reserved by e820 type conversion (RAM to reserved): {region}")
+    if m:
+        size = int(m.group(1)[:-1]) << {"K": 10, "M": 20, "G": 30}[m.group(1)[-1]]
+        want = f"mem_address={m.group(2)} mem_size={size:#x}"
+        c.eq(r.value("HT-REGION"), want, "hangtrail.ko recording on that region (debugfs region)")
+        opts = r.value("HT-KDUMP-INITRD-OPTIONS") or ""
+        c.that(f"options hangtrail {want} crash_marks=1;" == opts,
+               f"kdump-tools' initramfs has hangtrail's options for the crash kernel: {opts!r}")
+    c.eq(r.value("HT-KDUMP-INITRD-KO"), "1", "kdump-tools' initramfs has hangtrail.ko")
+    c.eq(r.value("HT-SYSCTL"), "1", "kernel.softlockup_panic=1 (the README's sysctl.d file)")
+    c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1", "1"],
+         "hangtrail.ko loaded at boot (modules-load.d), every boot after the setup")
+    c.eq(r.values("HT-SAVE"), ["success 0", "success 0"],
+         "hangtrail-save.service result and exit status (the boots after each crash)")
+    c.eq(r.resets, 1, "warm resets by the runner: the stall's only (the crash kernel reboots by itself)")
+    said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
+    c.eq([e.get("HANGTRAIL_VERDICT") for e in said], ["handoff", "hung"],
+         "hangtrail's journal entries: the kdump's handoff, then the stall's hang")
+    kdump_handoff(r, c, crash_boot=2)
+    stall_hung(r, c, save=2)
 
 
 def check_secure_boot(r, c):
@@ -1529,6 +1575,7 @@ TESTS = [
     ("stock-kdump", check_stock_kdump),
     ("stock-stall", check_stock_stall),
     ("secure-boot", check_secure_boot),
+    ("quickstart", check_quickstart),
 ]
 
 # --- runner ---------------------------------------------------------------------
