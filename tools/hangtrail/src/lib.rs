@@ -5,7 +5,8 @@
 //! [`decode::decode`]; [`render`] prints it as text or JSON, [`trace_event`]
 //! and [`svg`] draw it ([`output`] writes those files). The region layout
 //! itself lives in [`format`], shared with the kernel module. [`save`] keeps
-//! the previous boot's trail on disk and logs its verdict ([`journal`]).
+//! the previous boot's trail on disk and logs its verdict ([`journal`];
+//! [`kmsg`] reads the module's own verdict line from the kernel log).
 
 // Formatted with the kernel's rustfmt settings, not this crate's: keep
 // `cargo fmt` out of it.
@@ -23,6 +24,7 @@ pub mod debuginfo;
 pub mod decode;
 pub mod input;
 pub mod journal;
+pub mod kmsg;
 pub mod output;
 mod prefetch;
 pub mod render;

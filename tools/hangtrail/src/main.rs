@@ -26,9 +26,11 @@ const EXIT_SYMBOLS: u8 = 4;
 const EXIT_OUTPUT: u8 = 5;
 /// `save` exit code: no previous trail to save.
 const EXIT_NO_TRAIL: u8 = 3;
-/// `save` exit code: the trail does not parse (kept raw all the same).
+/// `save` exit code: the trail does not parse (kept raw all the same, and
+/// released).
 const EXIT_UNPARSED: u8 = 4;
-/// `save` exit code: writing the saved trail failed.
+/// `save` exit code: writing the saved trail failed (released if its
+/// verdict reached the journal), or `--release` was refused.
 const EXIT_WRITE: u8 = 5;
 /// `save --reload` exit code: the trail is saved and released, but
 /// reloading hangtrail.ko failed.
@@ -109,8 +111,14 @@ struct SaveArgs {
     /// Send no journal entry.
     #[arg(long = "no-journal")]
     no_journal: bool,
-    /// Once the trail is on disk, release it if hangtrail.ko holds it
-    /// (RELEASE_FILE reads `held`), so that its next load records.
+    /// The kernel log, read for hangtrail.ko's verdict line when the trail
+    /// does not parse (none there, or unreadable: no line).
+    #[arg(long, value_name = "F", default_value = hangtrail::kmsg::KMSG)]
+    kmsg: PathBuf,
+    /// Once the trail's verdict is on record (the trail on disk, or, if it
+    /// could not be written, its verdict in the journal), release it if
+    /// hangtrail.ko holds it (RELEASE_FILE reads `held`), so that its next
+    /// load records.
     #[arg(long)]
     release: bool,
     /// hangtrail.ko's `release` parameter.
@@ -327,12 +335,17 @@ fn run_save(a: SaveArgs) -> ExitCode {
         state_dir: a.dir,
         kallsyms: (!a.no_kallsyms).then_some(a.kallsyms),
         journal: (!a.no_journal).then_some(a.journal_socket),
+        kmsg: Some(a.kmsg.clone()),
     };
     let warn = |e: Option<String>| {
         if let Some(e) = e {
             eprintln!("hangtrail: warning: {e}");
         }
     };
+    let release_file = a.release.then_some(a.release_file.as_path());
+    // The policy: the trail is released once its verdict is on record
+    // (saved, kept raw, or in the journal entry saying it could not be
+    // written); the exit code is the save's failure's even then.
     match save::save(&cfg) {
         Ok(Saved::New {
             dir,
@@ -344,14 +357,14 @@ fn run_save(a: SaveArgs) -> ExitCode {
             warn(symbols_note);
             warn(journal_error);
             println!("hangtrail: saved {}: {line}", dir.display());
-            release(a.release.then_some(a.release_file.as_path()), a.reload)
+            report(release(release_file, a.reload))
         }
         Ok(Saved::Already { dir }) => {
             println!(
                 "hangtrail: {} already holds this trail; nothing to do",
                 dir.display()
             );
-            release(a.release.then_some(a.release_file.as_path()), a.reload)
+            report(release(release_file, a.reload))
         }
         Ok(Saved::Unparsed {
             dir,
@@ -370,45 +383,113 @@ fn run_save(a: SaveArgs) -> ExitCode {
                 cfg.previous.display(),
                 dir.display()
             );
+            // Kept raw: on record. A failed release says so, but the exit
+            // code stays this one.
+            report(release(release_file, a.reload));
             ExitCode::from(EXIT_UNPARSED)
         }
         Err(e @ Failure::NoTrail(_)) => {
             eprintln!("hangtrail: {e}");
             ExitCode::from(EXIT_NO_TRAIL)
         }
-        Err(e @ Failure::Write(..)) => {
-            eprintln!("hangtrail: error: {e}");
+        Err(Failure::Write(u)) => {
+            let what = match &u.unparsed {
+                Some(why) => format!("{}: {why}; could not keep it raw", cfg.previous.display()),
+                None => "could not save the trail".into(),
+            };
+            let head = format!(
+                "hangtrail: error: {what} ({}: {})",
+                u.path.display(),
+                u.error
+            );
+            if u.on_record() {
+                let tail = match release(release_file, a.reload) {
+                    Release::NotAsked | Release::NothingHeld => String::new(),
+                    Release::Released => ": released, hangtrail.ko's next load records".into(),
+                    Release::Reloaded => ": released, this boot records".into(),
+                    Release::ReloadFailed(e) => {
+                        format!(": released, but reloading hangtrail.ko: {e}")
+                    }
+                    Release::Failed(e) => format!(", but releasing it failed ({e})"),
+                };
+                eprintln!("{head}; its verdict is in the journal{tail}");
+            } else {
+                let why = match &u.journal {
+                    Err(e) => format!("the journal did not take it either ({e})"),
+                    Ok(()) => format!(
+                        "its journal entry has no verdict (the trail does not parse, and {} \
+                         has no `hangtrail: previous boot stopped:` line)",
+                        a.kmsg.display()
+                    ),
+                };
+                let held = if save::is_held(&a.release_file) {
+                    format!(
+                        ": the trail stays held, nothing records until it is saved or \
+                         released (echo release > {})",
+                        a.release_file.display()
+                    )
+                } else {
+                    String::new()
+                };
+                eprintln!("{head}; {why}{held}");
+            }
             ExitCode::from(EXIT_WRITE)
         }
     }
 }
 
-/// `save --release`, once the trail is saved: a trail that cannot be
-/// released is still saved, but the module keeps holding it (exit code 5).
-fn release(file: Option<&Path>, reload: bool) -> ExitCode {
+/// What `--release` (and `--reload`) did.
+enum Release {
+    /// No `--release`.
+    NotAsked,
+    /// Nothing held (the module not loaded, or `release` reads `none`).
+    NothingHeld,
+    /// Released (or already by this load): the module's next load records.
+    Released,
+    /// Released and reloaded: this boot records.
+    Reloaded,
+    /// Released, but the reload failed: why.
+    ReloadFailed(String),
+    /// The release failed: why (`FILE: error`).
+    Failed(String),
+}
+
+/// `save --release` once the trail's verdict is on record.
+fn release(file: Option<&Path>, reload: bool) -> Release {
     let Some(file) = file else {
-        return ExitCode::SUCCESS;
+        return Release::NotAsked;
     };
     match save::release_held(file) {
-        Ok(true) if !reload => {
+        Ok(true) if !reload => Release::Released,
+        Ok(true) => match save::reload_module() {
+            Ok(()) => Release::Reloaded,
+            Err(e) => Release::ReloadFailed(e),
+        },
+        Ok(false) => Release::NothingHeld,
+        Err(e) => Release::Failed(format!("{}: {e}", file.display())),
+    }
+}
+
+/// Says what a release after a save did: a trail that cannot be released
+/// is still saved, but the module keeps holding it (exit code 5); a failed
+/// reload is exit code 6.
+fn report(r: Release) -> ExitCode {
+    match r {
+        Release::NotAsked | Release::NothingHeld => ExitCode::SUCCESS,
+        Release::Released => {
             println!("hangtrail: released the held trail: hangtrail.ko's next load records");
             ExitCode::SUCCESS
         }
-        Ok(true) => match save::reload_module() {
-            Ok(()) => {
-                println!("hangtrail: released the held trail and reloaded hangtrail.ko: recording");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!(
-                    "hangtrail: error: released the held trail, but reloading hangtrail.ko: {e}"
-                );
-                ExitCode::from(EXIT_RELOAD)
-            }
-        },
-        Ok(false) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hangtrail: error: {}: {e}", file.display());
+        Release::Reloaded => {
+            println!("hangtrail: released the held trail and reloaded hangtrail.ko: recording");
+            ExitCode::SUCCESS
+        }
+        Release::ReloadFailed(e) => {
+            eprintln!("hangtrail: error: released the held trail, but reloading hangtrail.ko: {e}");
+            ExitCode::from(EXIT_RELOAD)
+        }
+        Release::Failed(e) => {
+            eprintln!("hangtrail: error: {e}");
             ExitCode::from(EXIT_WRITE)
         }
     }

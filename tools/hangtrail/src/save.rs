@@ -9,6 +9,14 @@
 //! is still kept, raw, under `unparsed-HASH`. Every directory is written
 //! under a temporary name and renamed into place, so a `DIR/ID` that exists
 //! is complete; nothing that exists is ever overwritten.
+//!
+//! A trail that cannot be written ([`Failure::Write`]) leaves nothing on
+//! disk, but its verdict still goes to the journal, with the error
+//! (`HANGTRAIL_SAVE_ERROR`): [`Unsaved::on_record`] says whether it got
+//! there. A trail that does not parse gets the module's own verdict line
+//! from the kernel log (`HANGTRAIL_DMESG`, [`crate::kmsg`]). Whether to
+//! release the trail is the caller's policy (`hangtrail save` releases it
+//! once its verdict is on record: on disk, or in the journal).
 
 use std::fmt;
 use std::fs::{self, DirBuilder, File};
@@ -18,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::decode::{decode, Decoded, Error, Options};
 use crate::journal::Entry;
+use crate::kmsg;
 use crate::render;
 use crate::symbols::{Source, SymbolTable};
 use crate::verdict_core::State;
@@ -47,6 +56,9 @@ pub struct Config {
     pub kallsyms: Option<PathBuf>,
     /// journald's native socket, or none for no entry.
     pub journal: Option<PathBuf>,
+    /// The kernel log (`/dev/kmsg`), for the module's verdict line of a
+    /// trail that does not parse; none: not read.
+    pub kmsg: Option<PathBuf>,
 }
 
 /// What `save` did.
@@ -88,18 +100,49 @@ pub enum Saved {
 pub enum Failure {
     /// No trail to save (no `previous`, empty, or unreadable).
     NoTrail(String),
-    /// Writing `path` failed.
-    Write(PathBuf, io::Error),
+    /// Writing the trail failed: nothing of it is on disk.
+    Write(Unsaved),
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoTrail(m) => f.write_str(m),
-            Self::Write(p, e) => write!(f, "{}: {e}", p.display()),
+            Self::Write(u) => write!(f, "{}: {}", u.path.display(), u.error),
         }
     }
 }
+
+/// A trail that could not be written, and the journal entry that says so.
+#[derive(Debug)]
+pub struct Unsaved {
+    /// What could not be written.
+    pub path: PathBuf,
+    /// Why.
+    pub error: io::Error,
+    /// Why the trail does not parse, if it does not (then its raw copy is
+    /// what failed).
+    pub unparsed: Option<String>,
+    /// The entry: the verdict (if known) and `HANGTRAIL_SAVE_ERROR`.
+    pub entry: Entry,
+    /// Whether `entry` carries a verdict: the decoder's, or, for a trail
+    /// that does not parse, the module's line from the kernel log.
+    pub has_verdict: bool,
+    /// `Ok`: the journal took `entry`; `Err`: why not (no journal socket
+    /// configured is an `Err` too).
+    pub journal: Result<(), String>,
+}
+
+impl Unsaved {
+    /// Whether the trail's verdict is on record despite the failure: in an
+    /// entry the journal took.
+    pub fn on_record(&self) -> bool {
+        self.has_verdict && self.journal.is_ok()
+    }
+}
+
+/// A write error of `store`: what, and why.
+type WriteError = (PathBuf, io::Error);
 
 /// 32 lowercase hex digits, as the decoder prints the boot id.
 pub fn boot_id_hex(id: &[u8; 16]) -> String {
@@ -185,8 +228,8 @@ fn decode_best(bytes: &[u8], kallsyms: Option<&Path>) -> Result<(Decoded, Option
     decode(bytes, &Options::default()).map(|d| (d, note))
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let w = |e| Failure::Write(path.to_path_buf(), e);
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let w = |e| (path.to_path_buf(), e);
     let mut f = File::create_new(path).map_err(w)?;
     f.write_all(bytes).map_err(w)?;
     f.sync_all().map_err(w)
@@ -194,7 +237,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 
 /// Writes `files` into a new directory `state_dir/id`: into a temporary
 /// directory first, renamed into place. `Ok(false)`: `id` exists already.
-fn store(state_dir: &Path, id: &str, files: &[(&str, &[u8])]) -> Result<bool, Failure> {
+fn store(state_dir: &Path, id: &str, files: &[(&str, &[u8])]) -> Result<bool, WriteError> {
     let dest = state_dir.join(id);
     if dest.exists() {
         return Ok(false);
@@ -203,14 +246,14 @@ fn store(state_dir: &Path, id: &str, files: &[(&str, &[u8])]) -> Result<bool, Fa
         .recursive(true)
         .mode(0o700)
         .create(state_dir)
-        .map_err(|e| Failure::Write(state_dir.to_path_buf(), e))?;
+        .map_err(|e| (state_dir.to_path_buf(), e))?;
     let tmp = state_dir.join(format!(".{id}.tmp{}", std::process::id()));
     // A leftover of an interrupted run of this pid: never a saved trail.
     let _ = fs::remove_dir_all(&tmp);
     DirBuilder::new()
         .mode(0o700)
         .create(&tmp)
-        .map_err(|e| Failure::Write(tmp.clone(), e))?;
+        .map_err(|e| (tmp.clone(), e))?;
     let result = files
         .iter()
         .try_for_each(|(name, bytes)| write_file(&tmp.join(name), bytes))
@@ -219,7 +262,7 @@ fn store(state_dir: &Path, id: &str, files: &[(&str, &[u8])]) -> Result<bool, Fa
             // Saved meanwhile by another run: rename() never replaces a
             // non-empty directory.
             Err(_) if dest.join("previous.bin").exists() => Ok(false),
-            Err(e) => Err(Failure::Write(dest.clone(), e)),
+            Err(e) => Err((dest.clone(), e)),
         });
     if !matches!(result, Ok(true)) {
         let _ = fs::remove_dir_all(&tmp);
@@ -241,6 +284,26 @@ fn send(entry: &Entry, socket: Option<&Path>) -> Option<String> {
         .map(|e| format!("journal {}: {e}", s.display()))
 }
 
+/// Sends an entry that must arrive: no socket is an error too.
+fn send_required(entry: &Entry, socket: Option<&Path>) -> Result<(), String> {
+    match socket {
+        Some(_) => send(entry, socket).map_or(Ok(()), Err),
+        None => Err("no journal: --no-journal".into()),
+    }
+}
+
+/// What the kernel log says of the previous boot: the last line of the
+/// module's containing this (it prints one per load that found a trail).
+const DMESG_VERDICT: &str = "hangtrail: previous boot stopped: ";
+
+/// The module's verdict line in the kernel log at `kmsg`, without
+/// `hangtrail: ` (`previous boot stopped: ...`); none if there is none or
+/// the log cannot be read.
+fn dmesg_verdict(kmsg: Option<&Path>) -> Option<String> {
+    let line = kmsg::last_in(kmsg?, DMESG_VERDICT)?;
+    line.strip_prefix("hangtrail: ").map(str::to_string)
+}
+
 /// The verdict line with the decoder's names, without `verdict: `.
 pub fn verdict_line(d: &Decoded) -> &str {
     let l = &d.verdict.line;
@@ -249,18 +312,39 @@ pub fn verdict_line(d: &Decoded) -> &str {
 
 /// The journal entry for a decoded trail saved in `dir`.
 pub fn entry(d: &Decoded, dir: &Path) -> Entry {
+    let message = format!("hangtrail: previous boot stopped: {}", verdict_line(d));
+    verdict_entry(d, &message, priority(d.verdict.state), Some(dir), None)
+}
+
+/// The journal entry for a decoded trail that could not be written: the
+/// fields of [`entry`] but `HANGTRAIL_DIR`, with `HANGTRAIL_SAVE_ERROR`;
+/// at least an error (priority 3).
+pub fn unsaved_entry(d: &Decoded, path: &Path, error: &io::Error) -> Entry {
+    let save_error = format!("{}: {error}", path.display());
+    let message = format!(
+        "hangtrail: previous boot stopped: {}; the trail was not saved: {save_error}",
+        verdict_line(d)
+    );
+    let prio = priority(d.verdict.state).min(3);
+    verdict_entry(d, &message, prio, None, Some(&save_error))
+}
+
+fn verdict_entry(
+    d: &Decoded,
+    message: &str,
+    prio: u8,
+    dir: Option<&Path>,
+    save_error: Option<&str>,
+) -> Entry {
     let v = &d.verdict;
     let mut e = Entry::new();
     let mut add = |k: &str, v: &str| {
         // The names are this file's constants: valid.
         let _ = e.add(k, v);
     };
-    add(
-        "MESSAGE",
-        &format!("hangtrail: previous boot stopped: {}", verdict_line(d)),
-    );
+    add("MESSAGE", message);
     add("MESSAGE_ID", MESSAGE_ID);
-    add("PRIORITY", &priority(v.state).to_string());
+    add("PRIORITY", &prio.to_string());
     add("SYSLOG_IDENTIFIER", "hangtrail");
     add("HANGTRAIL_VERDICT", v.state.name());
     if let Some(r) = v.reason {
@@ -282,7 +366,12 @@ pub fn entry(d: &Decoded, dir: &Path) -> Entry {
     add("HANGTRAIL_SUMMARY", &v.summary);
     add("HANGTRAIL_BOOT_ID", &boot_id_hex(&d.header.boot_id));
     add("HANGTRAIL_RELEASE", &d.release());
-    add("HANGTRAIL_DIR", &dir.display().to_string());
+    if let Some(dir) = dir {
+        add("HANGTRAIL_DIR", &dir.display().to_string());
+    }
+    if let Some(s) = save_error {
+        add("HANGTRAIL_SAVE_ERROR", s);
+    }
     e
 }
 
@@ -309,8 +398,21 @@ pub fn save(cfg: &Config) -> Result<Saved, Failure> {
         ("decode.json", &json),
         ("decode.txt", &text),
     ];
-    if !store(&cfg.state_dir, &id, &files)? {
-        return Ok(Saved::Already { dir });
+    match store(&cfg.state_dir, &id, &files) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Saved::Already { dir }),
+        Err((path, error)) => {
+            let entry = unsaved_entry(&d, &path, &error);
+            let journal = send_required(&entry, cfg.journal.as_deref());
+            return Err(Failure::Write(Unsaved {
+                path,
+                error,
+                unparsed: None,
+                entry,
+                has_verdict: true,
+                journal,
+            }));
+        }
     }
     let entry = entry(&d, &dir);
     let journal_error = send(&entry, cfg.journal.as_deref());
@@ -323,8 +425,9 @@ pub fn save(cfg: &Config) -> Result<Saved, Failure> {
     })
 }
 
-/// After the trail is on disk: releases it if hangtrail.ko holds it (its
-/// `release` parameter, [`RELEASE`]), so that the next load records again.
+/// Once the trail's verdict is on record: releases it if hangtrail.ko
+/// holds it (its `release` parameter, [`RELEASE`]), so that the next load
+/// records again.
 /// `Ok(false)`: nothing held (the module is not loaded, or reads `none`);
 /// `Ok(true)`: released now, or already by this load.
 pub fn release_held(file: &Path) -> io::Result<bool> {
@@ -353,6 +456,12 @@ pub fn release_held(file: &Path) -> io::Result<bool> {
     }
 }
 
+/// Whether hangtrail.ko holds a trail: `file` ([`RELEASE`]) reads `held`.
+/// Only reads.
+pub fn is_held(file: &Path) -> bool {
+    fs::read(file).is_ok_and(|s| s.trim_ascii_end() == b"held")
+}
+
 /// After a release: `modprobe -r hangtrail`, then `modprobe hangtrail` (its
 /// options from modprobe.d), so that this boot records: the load that held
 /// the trail probes nothing, and only a new load records.
@@ -369,28 +478,72 @@ pub fn reload_module() -> Result<(), String> {
     Ok(())
 }
 
+/// The journal entry for a trail that does not parse (`why`), kept raw in
+/// `dir` or not written (`Err`: what, and why), with the module's verdict
+/// line `dmesg` (`previous boot stopped: ...`) if the kernel log has one.
+fn unparsed_entry(
+    why: &str,
+    kept: Result<&Path, (&Path, &io::Error)>,
+    dmesg: Option<&str>,
+) -> Entry {
+    let head = match dmesg {
+        Some(l) => format!("hangtrail: {l}; the trail does not parse ({why})"),
+        None => format!("hangtrail: previous trail does not parse ({why})"),
+    };
+    let (tail, save_error) = match kept {
+        Ok(dir) => (format!("raw copy in {}", dir.display()), None),
+        Err((p, e)) => {
+            let s = format!("{}: {e}", p.display());
+            (format!("the trail was not saved: {s}"), Some(s))
+        }
+    };
+    let message = format!("{head}; {tail}");
+    let mut e = Entry::new();
+    let mut add = |k: &str, v: &str| {
+        // The names are this file's constants: valid.
+        let _ = e.add(k, v);
+    };
+    add("MESSAGE", &message);
+    add("MESSAGE_ID", MESSAGE_ID);
+    // A warning; an error when the trail is not on disk.
+    add("PRIORITY", if kept.is_ok() { "4" } else { "3" });
+    add("SYSLOG_IDENTIFIER", "hangtrail");
+    add("HANGTRAIL_VERDICT", "unparsed");
+    if let Some(l) = dmesg {
+        add("HANGTRAIL_DMESG", l);
+    }
+    if let Ok(dir) = kept {
+        add("HANGTRAIL_DIR", &dir.display().to_string());
+    }
+    if let Some(s) = &save_error {
+        add("HANGTRAIL_SAVE_ERROR", s);
+    }
+    e
+}
+
 fn save_unparsed(cfg: &Config, bytes: &[u8], why: String) -> Result<Saved, Failure> {
     let id = format!("unparsed-{:016x}", fnv64(bytes));
     let dir = cfg.state_dir.join(&id);
-    let new = store(&cfg.state_dir, &id, &[("previous.bin", bytes)])?;
+    let new = match store(&cfg.state_dir, &id, &[("previous.bin", bytes)]) {
+        Ok(new) => new,
+        Err((path, error)) => {
+            let dmesg = dmesg_verdict(cfg.kmsg.as_deref());
+            let entry = unparsed_entry(&why, Err((&path, &error)), dmesg.as_deref());
+            let journal = send_required(&entry, cfg.journal.as_deref());
+            return Err(Failure::Write(Unsaved {
+                path,
+                error,
+                unparsed: Some(why),
+                entry,
+                has_verdict: dmesg.is_some(),
+                journal,
+            }));
+        }
+    };
     let mut journal_error = None;
     if new {
-        let mut e = Entry::new();
-        let mut add = |k: &str, v: &str| {
-            let _ = e.add(k, v);
-        };
-        add(
-            "MESSAGE",
-            &format!(
-                "hangtrail: previous trail does not parse ({why}); raw copy in {}",
-                dir.display()
-            ),
-        );
-        add("MESSAGE_ID", MESSAGE_ID);
-        add("PRIORITY", "4");
-        add("SYSLOG_IDENTIFIER", "hangtrail");
-        add("HANGTRAIL_VERDICT", "unparsed");
-        add("HANGTRAIL_DIR", &dir.display().to_string());
+        let dmesg = dmesg_verdict(cfg.kmsg.as_deref());
+        let e = unparsed_entry(&why, Ok(&dir), dmesg.as_deref());
         journal_error = send(&e, cfg.journal.as_deref());
     }
     Ok(Saved::Unparsed {
@@ -427,6 +580,7 @@ mod tests {
             state_dir: t.0.join("state"),
             kallsyms: None,
             journal: None,
+            kmsg: None,
         }
     }
     /// The fields of a datagram with single-line values only.
@@ -585,6 +739,164 @@ mod tests {
         if fs::write(ro.join("probe"), "").is_err() {
             assert!(matches!(save(&cfg), Err(Failure::Write(..))));
             assert_eq!(fs::read_dir(&ro).unwrap().count(), 0);
+        }
+    }
+
+    /// A journal socket to receive entries on, in `t`.
+    fn listen(t: &Tmp, cfg: &mut Config) -> UnixDatagram {
+        let sock = t.0.join("journal");
+        let _ = fs::remove_file(&sock);
+        let rx = UnixDatagram::bind(&sock).unwrap();
+        rx.set_nonblocking(true).unwrap();
+        cfg.journal = Some(sock);
+        rx
+    }
+    fn recv(rx: &UnixDatagram) -> Vec<(String, String)> {
+        let mut buf = [0u8; 65536];
+        let n = rx.recv(&mut buf).expect("a journal entry");
+        lines(&buf[..n])
+    }
+    fn get<'a>(f: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        f.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    /// A trail that cannot be written: nothing on disk, and an entry with
+    /// the verdict and the error, at least an error; on record only when
+    /// the journal took it.
+    #[test]
+    fn unsaved_trail_is_logged_with_the_error() {
+        let t = tmp("unsaved");
+        for (s, prio) in [
+            (scenarios::handoff(), "3"),
+            (scenarios::kexec_load_hang(), "3"),
+        ] {
+            let mut cfg = config(&t, &s.trail);
+            // A regular file where a directory should be: fails as root too.
+            cfg.state_dir = cfg.previous.join("state");
+            let rx = listen(&t, &mut cfg);
+            let Err(Failure::Write(u)) = save(&cfg) else {
+                panic!("written")
+            };
+            assert!(u.on_record() && u.journal.is_ok() && u.has_verdict);
+            assert_eq!(u.unparsed, None);
+            assert_eq!(u.path, cfg.state_dir);
+            let f = recv(&rx);
+            let err = format!("{}: {}", u.path.display(), u.error);
+            assert_eq!(get(&f, "HANGTRAIL_SAVE_ERROR"), Some(err.as_str()));
+            assert_eq!(get(&f, "HANGTRAIL_DIR"), None);
+            assert_eq!(get(&f, "PRIORITY"), Some(prio));
+            assert_eq!(get(&f, "MESSAGE_ID"), Some(MESSAGE_ID));
+            let d = decode(&s.trail, &Options::default()).unwrap();
+            assert_eq!(get(&f, "HANGTRAIL_VERDICT"), Some(d.verdict.state.name()));
+            assert_eq!(
+                get(&f, "HANGTRAIL_BOOT_ID"),
+                Some(boot_id_hex(&d.header.boot_id).as_str())
+            );
+            assert_eq!(
+                get(&f, "HANGTRAIL_SUMMARY"),
+                Some(d.verdict.summary.as_str())
+            );
+            let want = format!(
+                "hangtrail: previous boot stopped: {}; the trail was not saved: {err}",
+                verdict_line(&d)
+            );
+            assert_eq!(get(&f, "MESSAGE"), Some(want.as_str()));
+            // The same fields as a saved trail's entry, but the directory.
+            let saved = entry(&d, Path::new("/x"));
+            let names =
+                |e: &Entry| -> Vec<String> { e.fields().iter().map(|(k, _)| k.clone()).collect() };
+            let mut want = names(&saved);
+            want.retain(|k| k != "HANGTRAIL_DIR");
+            want.push("HANGTRAIL_SAVE_ERROR".into());
+            assert_eq!(names(&u.entry), want);
+            assert!(!cfg.state_dir.exists());
+        }
+        let mut cfg = config(&t, &scenarios::handoff().trail);
+        cfg.state_dir = cfg.previous.join("state");
+        // No journal, or nobody listening: not on record.
+        for journal in [None, Some(t.0.join("no-socket"))] {
+            cfg.journal = journal;
+            let Err(Failure::Write(u)) = save(&cfg) else {
+                panic!("written")
+            };
+            assert!(u.journal.is_err() && !u.on_record(), "{:?}", u.journal);
+        }
+        let mut names: Vec<_> = fs::read_dir(&t.0)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["journal", "previous"], "something left on disk");
+    }
+
+    /// A trail that does not parse: the module's verdict line from the
+    /// kernel log (the last), kept raw or not written.
+    #[test]
+    fn unparsed_gets_the_dmesg_verdict() {
+        let t = tmp("dmesg");
+        let mut bad = scenarios::handoff().trail;
+        bad[80] ^= 1;
+        let mut cfg = config(&t, &bad);
+        let rx = listen(&t, &mut cfg);
+        let kmsg = t.0.join("kmsg");
+        fs::write(
+            &kmsg,
+            "6,10,1000,-;hangtrail: previous boot stopped: an older load's\n\
+             6,11,1100,-;hangtrail: previous boot stopped: hung on CPU 1 after x (next expected: y); crash kernel not reached\n\
+             \x20SUBSYSTEM=x\n\
+             6,12,1200,-;hangtrail: holding the trail\n",
+        )
+        .unwrap();
+        cfg.kmsg = Some(kmsg.clone());
+        let line = "previous boot stopped: hung on CPU 1 after x (next expected: y); crash kernel not reached";
+
+        let Saved::Unparsed { dir, new, why, .. } = save(&cfg).unwrap() else {
+            panic!("parsed")
+        };
+        assert!(new);
+        let f = recv(&rx);
+        assert_eq!(get(&f, "HANGTRAIL_DMESG"), Some(line));
+        assert_eq!(get(&f, "HANGTRAIL_VERDICT"), Some("unparsed"));
+        assert_eq!(get(&f, "PRIORITY"), Some("4"));
+        assert_eq!(get(&f, "HANGTRAIL_DIR"), Some(dir.to_str().unwrap()));
+        assert_eq!(get(&f, "HANGTRAIL_SAVE_ERROR"), None);
+        let want = format!(
+            "hangtrail: {line}; the trail does not parse ({why}); raw copy in {}",
+            dir.display()
+        );
+        assert_eq!(get(&f, "MESSAGE"), Some(want.as_str()));
+
+        // Not written: the same line, the error, an error's priority.
+        cfg.state_dir = cfg.previous.join("state");
+        let Err(Failure::Write(u)) = save(&cfg) else {
+            panic!("written")
+        };
+        assert!(u.on_record() && u.unparsed.is_some());
+        let f = recv(&rx);
+        assert_eq!(get(&f, "HANGTRAIL_DMESG"), Some(line));
+        assert_eq!(get(&f, "PRIORITY"), Some("3"));
+        assert_eq!(get(&f, "HANGTRAIL_DIR"), None);
+        let err = format!("{}: {}", u.path.display(), u.error);
+        assert_eq!(get(&f, "HANGTRAIL_SAVE_ERROR"), Some(err.as_str()));
+        let want = format!(
+            "hangtrail: {line}; the trail does not parse ({why}); the trail was not saved: {err}"
+        );
+        assert_eq!(get(&f, "MESSAGE"), Some(want.as_str()));
+
+        // No such line, or no kernel log: no field, and then the verdict is
+        // not on record, whatever the journal took.
+        for k in [Some(t.0.join("missing")), None, Some(cfg.previous.clone())] {
+            cfg.kmsg = k;
+            let Err(Failure::Write(u)) = save(&cfg) else {
+                panic!("written")
+            };
+            assert!(u.journal.is_ok() && !u.has_verdict && !u.on_record());
+            let f = recv(&rx);
+            assert_eq!(get(&f, "HANGTRAIL_DMESG"), None);
+            assert!(get(&f, "MESSAGE")
+                .unwrap()
+                .starts_with("hangtrail: previous trail does not parse ("));
         }
     }
 

@@ -636,3 +636,242 @@ fn save_never_panics() {
         }
     }
 }
+
+/// A fake `release` parameter reading `held`, in `dir`.
+fn held(dir: &Path) -> PathBuf {
+    write(dir, "release", "held\n")
+}
+
+/// One datagram from `rx`, as text; `None` if nothing came.
+fn recv(rx: &std::os::unix::net::UnixDatagram) -> Option<String> {
+    let mut buf = vec![0u8; 65536];
+    let n = rx.recv(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// The state dir cannot be written (a regular file is in the way: root
+/// cannot write there either). With a journal listening, the entry says so
+/// and carries the verdict, and the trail is released (exit code 5 all the
+/// same); with none, the trail stays held. Nothing is left on disk.
+#[test]
+fn save_unwritable_is_released_once_the_journal_has_it() {
+    let fx = fixture("guest-v2-shootdown-stall-x86_64");
+    let dir = scratch("save-unwritable");
+    let prev = fx.join("trail.bin");
+    let blocker = write(&dir, "blocker", "a file, not a directory");
+    let state = blocker.join("state");
+    let sock = dir.join("journal");
+    let _ = std::fs::remove_file(&sock);
+    let rx = std::os::unix::net::UnixDatagram::bind(&sock).expect("binds");
+    rx.set_nonblocking(true).expect("nonblocking");
+    let release = held(&dir);
+    let ks = fx.join("kallsyms");
+    let args = |journal: &str| {
+        vec![
+            "--kallsyms".to_string(),
+            ks.to_str().expect("utf-8").into(),
+            journal.into(),
+            "--kmsg".into(),
+            "/nonexistent/kmsg".into(),
+            "--release".into(),
+            "--release-file".into(),
+            release.to_str().expect("utf-8").into(),
+        ]
+    };
+    let run = |extra: &[String]| {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        save(&prev, &state, &extra)
+    };
+    let mut a = args("--journal-socket");
+    a.insert(3, sock.to_str().expect("utf-8").into());
+    let o = run(&a);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = format!("{}: Not a directory (os error 20)", state.display());
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "hangtrail: error: could not save the trail ({err}); its verdict is in the \
+             journal: released, hangtrail.ko's next load records\n"
+        )
+    );
+    assert_eq!(stdout(&o), "");
+    assert_eq!(std::fs::read(&release).expect("reads"), b"release\n");
+    let d = recv(&rx).expect("one journal entry");
+    for (k, v) in [
+        ("MESSAGE_ID", "2c74ffa988ab48559b0f0484357b5783"),
+        ("PRIORITY", "3"),
+        ("HANGTRAIL_VERDICT", "hung"),
+        ("HANGTRAIL_REASON", "crash-path"),
+        ("HANGTRAIL_CPU", "0"),
+        ("HANGTRAIL_PC", "0xffffffff8cc3cae0"),
+        ("HANGTRAIL_SYMBOL", "lapic_shutdown+0x0"),
+        ("HANGTRAIL_BOOT_ID", "b6a717cdf39670048819d7c7c1fbda15"),
+        ("HANGTRAIL_SAVE_ERROR", &err),
+    ] {
+        assert_eq!(journal_field(&d, k), Some(v), "{k} in {d}");
+    }
+    assert_eq!(journal_field(&d, "HANGTRAIL_DIR"), None, "{d}");
+    let m = journal_field(&d, "MESSAGE").expect("MESSAGE");
+    assert!(
+        m.starts_with("hangtrail: previous boot stopped: hung on CPU 0 after lapic_shutdown")
+            && m.ends_with(&format!("; the trail was not saved: {err}")),
+        "{m}"
+    );
+    assert!(recv(&rx).is_none(), "a second journal entry");
+
+    // Nobody listening, or --no-journal: the verdict is nowhere, the trail
+    // stays held.
+    for (journal, why) in [
+        (
+            vec!["--journal-socket".to_string(), "/nonexistent/socket".into()],
+            "journal /nonexistent/socket: No such file or directory (os error 2)",
+        ),
+        (vec!["--no-journal".to_string()], "no journal: --no-journal"),
+    ] {
+        std::fs::write(&release, "held\n").expect("writes");
+        let mut a = args(&journal[0]);
+        if let Some(j) = journal.get(1) {
+            a.insert(3, j.clone());
+        }
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "hangtrail: error: could not save the trail ({err}); the journal did not take \
+                 it either ({why}): the trail stays held, nothing records until it is saved or \
+                 released (echo release > {})\n",
+                release.display()
+            )
+        );
+        assert_eq!(std::fs::read(&release).expect("reads"), b"held\n");
+    }
+    // Not held (the module not loaded): no word of holding.
+    let _ = std::fs::remove_file(&release);
+    let o = run(&args("--no-journal"));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).ends_with("(no journal: --no-journal)\n"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!release.exists());
+    assert!(recv(&rx).is_none(), "an entry without a journal");
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("lists")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["blocker", "journal"]);
+}
+
+/// A trail that does not parse: the entry carries the module's verdict line
+/// from the kernel log, and the trail is released, kept raw now or before
+/// (exit code 4 all the same); if it cannot even be kept raw, released once
+/// the journal has that line, held without one.
+#[test]
+fn save_unparsed_takes_the_dmesg_verdict_and_is_released() {
+    let dir = scratch("save-unparsed-dmesg");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let mut bad = scenarios::handoff().trail;
+    bad[80] ^= 1;
+    let prev = write(&dir, "bad.bin", &bad);
+    let line = "previous boot stopped: hung on CPU 1 after inject_stall (next expected: \
+                crash_save_cpu); crash kernel not reached; stuck: CPU 1";
+    let kmsg = write(
+        &dir,
+        "kmsg",
+        format!(
+            "6,1,10,-;hangtrail: previous boot stopped: an earlier load's\n\
+             6,2,20,-;hangtrail: {line}\n SUBSYSTEM=x\n\
+             4,3,30,-;hangtrail: holding the trail of a boot that did not end in order\n"
+        ),
+    );
+    let sock = dir.join("journal");
+    let _ = std::fs::remove_file(&sock);
+    let rx = std::os::unix::net::UnixDatagram::bind(&sock).expect("binds");
+    rx.set_nonblocking(true).expect("nonblocking");
+    let release = held(&dir);
+    let run = |state: &Path, kmsg: &Path| {
+        save(
+            &prev,
+            state,
+            &[
+                "--no-kallsyms",
+                "--journal-socket",
+                sock.to_str().expect("utf-8"),
+                "--kmsg",
+                kmsg.to_str().expect("utf-8"),
+                "--release",
+                "--release-file",
+                release.to_str().expect("utf-8"),
+            ],
+        )
+    };
+    for kept in ["kept raw in", "already kept in"] {
+        std::fs::write(&release, "held\n").expect("writes");
+        let o = run(&state, &kmsg);
+        assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+        assert!(stderr(&o).contains(kept), "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            "hangtrail: released the held trail: hangtrail.ko's next load records\n"
+        );
+        assert_eq!(std::fs::read(&release).expect("reads"), b"release\n");
+    }
+    let d = recv(&rx).expect("one journal entry");
+    assert!(recv(&rx).is_none(), "an entry for a trail already kept");
+    assert_eq!(journal_field(&d, "HANGTRAIL_DMESG"), Some(line), "{d}");
+    assert_eq!(journal_field(&d, "HANGTRAIL_VERDICT"), Some("unparsed"));
+    assert_eq!(journal_field(&d, "PRIORITY"), Some("4"));
+    let m = journal_field(&d, "MESSAGE").expect("MESSAGE");
+    assert!(
+        m.starts_with(&format!(
+            "hangtrail: {line}; the trail does not parse (header checksum mismatch"
+        )),
+        "{m}"
+    );
+
+    // Cannot be kept raw either: released, the journal having the line.
+    let blocked = prev.join("state");
+    std::fs::write(&release, "held\n").expect("writes");
+    let o = run(&blocked, &kmsg);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = format!("{}: Not a directory (os error 20)", blocked.display());
+    assert!(
+        stderr(&o).ends_with(&format!(
+            "; could not keep it raw ({err}); its verdict is in the journal: released, \
+             hangtrail.ko's next load records\n"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&release).expect("reads"), b"release\n");
+    let d = recv(&rx).expect("one journal entry");
+    assert_eq!(journal_field(&d, "HANGTRAIL_DMESG"), Some(line), "{d}");
+    assert_eq!(
+        journal_field(&d, "HANGTRAIL_SAVE_ERROR"),
+        Some(err.as_str())
+    );
+    assert_eq!(journal_field(&d, "PRIORITY"), Some("3"));
+
+    // No verdict line: the entry goes out, the trail stays held.
+    std::fs::write(&release, "held\n").expect("writes");
+    let o = run(&blocked, Path::new("/dev/null"));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("its journal entry has no verdict")
+            && stderr(&o).contains("the trail stays held"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&release).expect("reads"), b"held\n");
+    let d = recv(&rx).expect("one journal entry");
+    assert_eq!(journal_field(&d, "HANGTRAIL_DMESG"), None, "{d}");
+    assert_eq!(
+        journal_field(&d, "HANGTRAIL_SAVE_ERROR"),
+        Some(err.as_str())
+    );
+}
