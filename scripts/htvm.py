@@ -416,25 +416,13 @@ OTHER_RELEASE = b"6.1.0-99-other-hangtrail"
 FLIPS = 4
 
 
-def fnv_header_checksum(area):
-    """format.rs `header_checksum`: FNV-1a over the header area, csum (offset
-    200) read as 0; never 0."""
-    h = 0x811C9DC5
-    for i, b in enumerate(area):
-        h = ((h ^ (0 if 200 <= i < 204 else b)) * 0x01000193) & 0xFFFFFFFF
-    return h or 1
-
-
-def reseal(img):
-    size = int.from_bytes(img[12:16], "little")
-    img[200:204] = fnv_header_checksum(img[:size]).to_bytes(4, "little")
-
-
-def valid_record_offsets(img):
-    """Offsets of the slots (samples and rings) whose seq is non-zero."""
-    hs, nr_cpus, ring = (int.from_bytes(img[o:o + 4], "little") for o in (12, 36, 40))
-    end = hs + nr_cpus * (8 + ring) * 64
-    return [o for o in range(hs, end, 64) if any(img[o:o + 8])]
+def trail_slots(trail):
+    """trailkit's `slots` of a trail (bytes, or a file): {"record_size",
+    "slots": [{"offset", "area", "cpu", "slot", "seq", "kind", "valid",
+    "payload"}]}, every slot whose seq is non-zero, in region order."""
+    if isinstance(trail, (bytes, bytearray)):
+        return json.loads(trailkit("slots", "-", data=bytes(trail)))
+    return json.loads(trailkit("slots", trail))
 
 
 def wrong_region_cases(arch):
@@ -443,9 +431,7 @@ def wrong_region_cases(arch):
     a real trail (which records: `flipped` below), garbage with no magic."""
     v1 = bytearray((TOP / V1_FIXTURE.format(arch=arch)).read_bytes())
     v2 = bytearray((TOP / V2_FIXTURE[arch]).read_bytes())
-    other = bytearray(v2)
-    other[72:72 + 65] = OTHER_RELEASE.ljust(65, b"\0")
-    reseal(other)
+    other = trailkit("edit", "--release", OTHER_RELEASE.decode(), "-", data=bytes(v2))
     flips, _ = flipped(arch, v2)
     rng = random.Random(f"garbage-{arch}")
     garbage = bytearray(rng.randbytes(4096)) + bytearray(len(v2) - 4096)
@@ -458,9 +444,10 @@ def flipped(arch, v2):
     (seeded: the same every run); returns it and the flipped slots' offsets."""
     rng = random.Random(f"flips-{arch}")
     img = bytearray(v2)
-    hit = sorted(rng.sample(valid_record_offsets(v2), FLIPS))
+    slots = trail_slots(v2)
+    hit = sorted(rng.sample([s["offset"] for s in slots["slots"]], FLIPS))
     for off in hit:
-        bit = rng.randrange(64 * 8)
+        bit = rng.randrange(slots["record_size"] * 8)
         img[off + bit // 8] ^= 1 << (bit % 8)
     return img, hit
 
@@ -596,9 +583,28 @@ def decoder_path():
     return Path(os.environ.get("CARGO_TARGET_DIR") or TOP / "target") / "release" / "hangtrail"
 
 
+def trailkit_path():
+    """The tests' tool for a trail's bytes (tools/hangtrail/examples/trailkit.rs,
+    not installed): what they need of the layout, from format.rs."""
+    return decoder_path().parent / "examples" / "trailkit"
+
+
 def build_decoder():
+    """Builds the decoder, and trailkit (apart: an example builds the crate
+    with its dev-dependencies' features, the shipped binary must not)."""
     sh(["cargo", "build", "--release", "--quiet", "-p", "hangtrail"], cwd=TOP)
+    sh(["cargo", "build", "--release", "--quiet", "-p", "hangtrail", "--example", "trailkit"], cwd=TOP)
     return decoder_path()
+
+
+def trailkit(*args, data=None):
+    """trailkit's output (bytes) for `args`, `data` on its standard input."""
+    cmd = [trailkit_path(), *map(str, args)]
+    p = subprocess.run(cmd, env=ENV, input=data, capture_output=True)
+    if p.returncode != 0:
+        raise RunError(f"{' '.join(map(str, cmd))} failed (exit {p.returncode}): "
+                       f"{p.stderr.decode(errors='replace').strip()}")
+    return p.stdout
 
 
 def prepare(arch_name):

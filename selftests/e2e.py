@@ -72,37 +72,37 @@ HDR_ENDED = htvm.HDR["HDR_ENDED"]
 HDR_CRASH_MARKS = htvm.HDR["HDR_CRASH_MARKS"]
 
 
-def raw_header(path):
-    """Header fields the decoder's JSON does not show, read from the trail's
-    bytes (rust/format.rs `Header`)."""
-    b = Path(path).read_bytes()
-    (flags,) = struct.unpack_from("<I", b, 48)
-    period, timeout = struct.unpack_from("<Qi", b, 208)
-    return {"flags": flags, "sample_period_ns": period, "panic_timeout": timeout}
+def decode_raw(path):
+    """The decoder's JSON of a trail file, without symbols."""
+    return json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", path]))
+
+
+def header_of(path):
+    """The decoder's `header` of a trail file (flags, sample_period_ns,
+    panic_timeout, ...), without symbols: a later boot's kallsyms would not
+    match."""
+    return decode_raw(path)["header"]
 
 
 def changed_words(a, b):
-    """Offsets of the 4-byte words that differ between two trail files (at
-    most 8 of them), or None if their sizes differ."""
-    a, b = Path(a).read_bytes(), Path(b).read_bytes()
+    """Offsets of the 4-byte words that differ between two trails (bytes; at
+    most 8 of them), or None if their sizes differ: for failure messages."""
     if len(a) != len(b):
         return None
     return sorted({i // 4 * 4 for i in range(len(a)) if a[i] != b[i]})[:8]
 
 
+def with_flags(path, mask):
+    """The trail in `path` with header flags `mask` added and the header
+    resealed, nothing else changed (trailkit edit)."""
+    return htvm.trailkit("edit", "--add-flags", mask, path)
+
+
 def raw_payloads(path, kind):
-    """{seq: payload bytes} of the valid-looking records of `kind` in a v2
-    trail's rings (the decoder's JSON does not show payloads)."""
-    b = Path(path).read_bytes()
-    hsize, = struct.unpack_from("<I", b, 12)
-    nr_cpus, ring, spc = struct.unpack_from("<III", b, 36)
-    out = {}
-    start = hsize + nr_cpus * spc * 64
-    for off in range(start, min(len(b), start + nr_cpus * ring * 64), 64):
-        seq, = struct.unpack_from("<Q", b, off)
-        if seq and b[off + 36] == kind:
-            out[seq] = b[off + 40:off + 60]
-    return out
+    """{seq: payload bytes} of the written records of `kind` (its name) in a
+    trail's rings, valid or not (the decoder's JSON does not show payloads)."""
+    return {s["seq"]: bytes.fromhex(s["payload"]) for s in htvm.trail_slots(path)["slots"]
+            if s["area"] == "ring" and s["kind"] == kind}
 
 
 def prstatus_notes(path):
@@ -370,7 +370,7 @@ def check_softlockup_kdump(r, c):
     check_crash_path_order(d, c, lambda x: x["kind"] == "softlockup")
     c.that(r.has("watchdog: BUG: soft lockup - CPU#1"), "the kernel's own soft lockup report")
     c.that(d["header"]["crash_kernel_reached"], "the crash kernel marked the trail reached")
-    c.eq(raw_header(r.files["previous.bin"])["sample_period_ns"], 1_200_000_000,
+    c.eq(d["header"]["sample_period_ns"], 1_200_000_000,
          "sample period: watchdog_thresh=3 -> 3 * 2 / 5 s")
     # CPU 1 panicked (its own watchdog); CPU 0 was stopped by it.
     ctx = {x["cpu"]: x for x in records(d, kind="stop-context")}
@@ -385,7 +385,6 @@ def check_softlockup_kdump(r, c):
     if c.that("vmcore-head.bin" in r.files, "the crash kernel sent the start of /proc/vmcore"):
         notes = prstatus_notes(r.files["vmcore-head.bin"])
         c.eq(len(notes), 2, "NT_PRSTATUS notes in /proc/vmcore")
-        payloads = raw_payloads(r.files["previous.bin"], 13)  # Kind::StopContext
         for cpu, (pc, sp, lr) in enumerate(notes):
             got = ctx.get(cpu) or {}
             c.eq((got.get("pc"), got.get("arg")), (pc, sp),
@@ -393,7 +392,7 @@ def check_softlockup_kdump(r, c):
             if lr is not None:
                 # arm64 x30; hangtrail strips a pointer-authentication code
                 # (kernel addresses: every bit above the VA range set).
-                mine = int.from_bytes(payloads.get(got.get("seq"), bytes(8))[:8], "little")
+                mine = got.get("lr") or 0
                 c.that(mine == lr or (mine >> 48 == 0xffff and mine & (1 << 48) - 1 == lr & (1 << 48) - 1),
                        f"CPU {cpu}: stop context lr {mine:#x} against the vmcore's x30 {lr:#x}")
 
@@ -630,10 +629,11 @@ def check_overwrite_guard(r, c):
          "load after release records (release reads none)")
     c.that("recording to" in dm.get("released", ""), "load after release: recording to ... in dmesg")
     if "previous.bin" in r.files and "previous-released.bin" in r.files:
-        diff = changed_words(r.files["previous.bin"], r.files["previous-released.bin"])
-        c.that(diff is not None and set(diff) <= {48, 200},
-               f"released copy differs only in flags (48) and checksum (200): {diff}")
-        c.that(raw_header(r.files["previous-released.bin"])["flags"] & HDR_RELEASED,
+        got = r.files["previous-released.bin"].read_bytes()
+        want = with_flags(r.files["previous.bin"], HDR_RELEASED)
+        c.that(got == want, "released copy: previous with HDR_RELEASED added, header resealed, "
+               f"nothing else changed (words that differ: {changed_words(got, want)})")
+        c.that(header_of(r.files["previous-released.bin"])["flags"] & HDR_RELEASED,
                "the released flag is set in the region")
         c.that(r.decode("previous-released.bin")["header"]["released"], "the decoder shows released")
     # Defeats: overwrite=1 records over a held trail; an orderly reboot's
@@ -645,8 +645,8 @@ def check_overwrite_guard(r, c):
         c.that("holding the trail" not in dm.get(tag, "") and "recording to" in dm.get(tag, ""),
                f"load {why}: not held")
     c.that("overwrite=1: recording over" in dm.get("overwrite", ""), "overwrite=1 says what it overwrites")
-    # Later boots' trails: other kallsyms (KASLR), so the flags from the bytes.
-    flags = {n: raw_header(r.files[n])["flags"] for n in
+    # Later boots' trails: other kallsyms (KASLR), so decoded without symbols.
+    flags = {n: header_of(r.files[n])["flags"] for n in
              ("previous-overwritten.bin", "previous-clean.bin", "previous-unloaded.bin") if n in r.files}
     c.eq(len(flags), 3, "the later boots' previous files arrived")
     c.that(not flags.get("previous-overwritten.bin", 0) & (HDR_RELEASED | HDR_ENDED),
@@ -657,11 +657,6 @@ def check_overwrite_guard(r, c):
     c.that(lr.get("rc", "0") != "0" and lr.get("loaded") == "no",
            f"`release` given at load: the load is refused ({r.value('HT-LOAD-RELEASE')!r})")
     c.eq(set(r.values("HT-OOPS")), {"0"}, "no oops or warning in any boot")
-
-
-def decode_raw(path):
-    """The decoder's JSON of a trail file, without symbols."""
-    return json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", path]))
 
 
 def check_wrong_region(r, c):
@@ -724,32 +719,19 @@ def check_load_unload(r, c):
 
 def ring_slots(path, d):
     """{cpu: [seq in slot order]} of the decoder's valid ring records: each
-    is found in the raw trail by its (seq, pc, cpu) at a 64-byte boundary,
-    so the order is the ring's own, not the decoder's."""
-    return {cpu: [seq for _, seq in v] for cpu, v in ring_offsets(path, d).items()}
+    is found in the raw trail (trailkit's valid ring slots), so the order is
+    the ring's own, not the decoder's."""
+    return {cpu: [seq for _, seq in v] for cpu, v in ring_positions(path, d).items()}
 
 
-def ring_offsets(path, d):
-    """As ring_slots, with each record's byte offset: {cpu: [(offset, seq)]}."""
-    raw = Path(path).read_bytes()
-    want = {(x["seq"], x["pc"], x["cpu"]) for x in d["records"]}
+def ring_positions(path, d):
+    """As ring_slots, with each record's slot in its ring: {cpu: [(slot, seq)]}."""
+    want = {(x["seq"], x["cpu"]) for x in d["records"]}
     rings = {}
-    for off in range(0, len(raw) - 63, 64):
-        seq, pc, cpu = (int.from_bytes(raw[off:off + 8], "little"),
-                        int.from_bytes(raw[off + 16:off + 24], "little"),
-                        int.from_bytes(raw[off + 32:off + 36], "little"))
-        if (seq, pc, cpu) in want:
-            rings.setdefault(cpu, []).append((off, seq))
+    for s in htvm.trail_slots(path)["slots"]:
+        if s["area"] == "ring" and s["valid"] and (s["seq"], s["cpu"]) in want:
+            rings.setdefault(s["cpu"], []).append((s["slot"], s["seq"]))
     return rings
-
-
-def ring_base(d, cpu):
-    """Byte offset of CPU `cpu`'s ring in a v2 trail (format.rs's layout;
-    HEADER_SIZE read from there, its one definition)."""
-    src = (htvm.TOP / "rust" / "format.rs").read_text()
-    header_size = int(re.search(r"pub const HEADER_SIZE: usize = (\d+);", src).group(1))
-    h = d["header"]
-    return header_size + (h["nr_cpus"] * h["samples_per_cpu"] + cpu * h["ring_records"]) * 64
 
 
 def check_ring_order(path, d, c, what):
@@ -813,7 +795,7 @@ def check_random_reset(r, c):
         ring = h["ring_records"]
         bad = [x for x in d["invalid"] if x["reason"] != "torn"]
         c.eq(bad, [], f"{name}: no invalid slot (a torn record is never shown as valid)")
-        offs = ring_offsets(r.files[name], d)
+        offs = ring_positions(r.files[name], d)
         c.eq(sum(map(len, offs.values())), len(d["records"]), f"{name}: records found in the raw rings")
         for cpu in range(h["nr_cpus"]):
             valid = offs.get(cpu, [])
@@ -822,8 +804,7 @@ def check_random_reset(r, c):
             c.that(len(torn) <= 1, f"{name}: CPU {cpu}: {len(torn)} torn records, at most 1 in flight")
             if torn and valid:
                 newest = max(valid, key=lambda v: v[1])[0]
-                slot = (newest - ring_base(d, cpu)) // 64
-                c.eq(torn[0]["slot"], (slot + 1) % ring,
+                c.eq(torn[0]["slot"], (newest + 1) % ring,
                      f"{name}: CPU {cpu}'s torn slot is the one after its newest record")
         check_ring_order(r.files[name], d, c, name)
         total["records"] += len(d["records"])
@@ -846,7 +827,7 @@ def check_no_kdump(r, c):
     c.eq(r.resets, 0, "no reset from the runner: panic=1 rebooted the guest")
     c.that(r.has("Rebooting in 1 seconds"), "the kernel's panic timeout")
     d = r.json()
-    hdr = raw_header(r.files["previous.bin"])
+    hdr = d["header"]
     c.eq(hdr["panic_timeout"], 1, "header panic_timeout (panic=1)")
     c.eq(hdr["sample_period_ns"], 4_000_000_000, "sample period: watchdog_thresh=10 -> 4 s")
     loaded = records(d, kind="crash-loaded")
@@ -885,7 +866,7 @@ def check_post_notifiers(r, c):
     c.eq(r.boots, ["first", "again"], "boots: warm reset, no crash kernel")
     c.eq(r.resets, 1, "warm resets")
     d = r.json()
-    c.that(raw_header(r.files["previous.bin"])["flags"] & HDR_POST_NOTIFIERS,
+    c.that(d["header"]["flags"] & HDR_POST_NOTIFIERS,
            "header: crash_kexec_post_notifiers")
     before(c, d, {"kind": "probe", "point": "panic"}, {"kind": "probe", "point": CPU_STOP[r.arch]},
            "panic, then the CPU stop (before the notifiers)")
@@ -975,10 +956,10 @@ def check_save_reset(r, c):
            "previous.bin saved in the guest is the trail in debugfs")
     after = r.files.get("previous-after-release.bin")
     if c.that(after is not None, "previous after the release and reload sent"):
-        diff = changed_words(r.files["previous.bin"], after)
-        c.that(diff is not None and set(diff) <= {48, 200},
-               f"the reload's previous: the crashed trail, only flags (48) and checksum (200) changed: {diff}")
-        c.eq(raw_header(after)["flags"] & ~raw_header(r.files["previous.bin"])["flags"], HDR_RELEASED,
+        got, want = after.read_bytes(), with_flags(r.files["previous.bin"], HDR_RELEASED)
+        c.that(got == want, "the reload's previous: the crashed trail with HDR_RELEASED added, header "
+               f"resealed, nothing else changed (words that differ: {changed_words(got, want)})")
+        c.eq(header_of(after)["flags"] & ~header_of(r.files["previous.bin"])["flags"], HDR_RELEASED,
              "the flag release added: HDR_RELEASED")
     saved = json.loads(r.files["saved-decode.json"].read_text())
     c.eq(saved["header"]["symbols"], "kallsyms", "the guest decoded with its /proc/kallsyms")
@@ -1013,7 +994,8 @@ def check_stop_missed(r, c):
     c.that(records(d, kind="stop-context", cpu=0), "the crash CPU's own stop context")
     maps = records(d, kind="stop-map")
     c.eq([(m["arg"], m["pc"]) for m in maps], [(0, 0b10)], "stop map: CPU 1 not seen stopped")
-    pay = raw_payloads(r.files["previous.bin"], 14)  # Kind::StopMap
+    # The stop-map payload: u32 unknown, u32 total (format.rst, Kinds).
+    pay = raw_payloads(r.files["previous.bin"], "stop-map")
     got = [struct.unpack_from("<II", pay[m["seq"]]) for m in maps if m["seq"] in pay]
     c.that(got and got[0][0] >= 1 and got[0][1] == 1,
            f"stop map payload (unknown, total): {got}: a skipped handler makes CPU 1 unknown")
@@ -1029,9 +1011,10 @@ def check_v1_crash_kernel(r, c):
     c.eq(d["header"]["format_version"], 1, "the v1 trail is read as v1")
     c.that(d["header"]["crash_kernel_reached"], "the crash kernel marked the v1 trail reached")
     c.eq(len(prev), len(fixture), "previous: the used part of the v1 trail")
-    # Only the flags word and the checksum (v1: over the 4 KiB header) changed.
-    changed = sorted({i // 4 * 4 for i in range(min(len(prev), len(fixture))) if prev[i] != fixture[i]})
-    c.eq(changed, [48, 200], "bytes changed by the mark: header flags and checksum")
+    # Only the flag was added and the header resealed (v1: over its 4 KiB).
+    want = with_flags(htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch), HDR_CRASH_KERNEL_REACHED)
+    c.that(prev == want and prev != fixture, "the mark: the fixture with HDR_CRASH_KERNEL_REACHED added, "
+           f"header resealed, nothing else changed (words that differ: {changed_words(prev, want)})")
     fx = json.loads(htvm.sh([htvm.decoder_path(), "decode", "--json", "--kallsyms",
                              htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch).replace("trail.bin", "kallsyms"),
                              htvm.TOP / htvm.V1_FIXTURE.format(arch=r.arch)]))
@@ -1382,7 +1365,7 @@ def kdump_handoff(r, c, crash_boot=1):
     c.that(r.has("already holds this trail; nothing to do"),
            "the next boot's hangtrail save finds the trail kept and writes nothing")
     if "save-1/previous.bin" in r.files:
-        c.that(raw_header(r.files["save-1/previous.bin"])["flags"] & HDR_CRASH_KERNEL_REACHED,
+        c.that(header_of(r.files["save-1/previous.bin"])["flags"] & HDR_CRASH_KERNEL_REACHED,
                "header flag: crash kernel reached (set by hangtrail.ko in the kdump initramfs)")
     c.that(records(d, point="machine_kexec"), "machine_kexec recorded before the handoff")
 
@@ -1399,7 +1382,7 @@ def stall_hung(r, c, save):
     d = hangtrail_saved(r, c, "hung", len(r.boots) - 1, save=save)
     v = d["verdict"]
     if f"save-{save}/previous.bin" in r.files:
-        c.that(raw_header(r.files[f"save-{save}/previous.bin"])["flags"] & HDR_CRASH_MARKS,
+        c.that(header_of(r.files[f"save-{save}/previous.bin"])["flags"] & HDR_CRASH_MARKS,
                "header flag: crash_marks (the image's modprobe.d)")
     c.eq(v.get("reason"), "crash-path", "verdict reason")
     c.eq((v.get("last") or {}).get("symbol"), "machine_kexec", "the verdict names the injected point")
