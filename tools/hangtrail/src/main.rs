@@ -59,8 +59,9 @@ enum Command {
     /// its verdict to the journal (once per trail).
     Save(SaveArgs),
     /// Reserve the region (Debian, GRUB, kdump-tools): write
-    /// /etc/default/grub.d/zz-hangtrail.cfg and
-    /// /etc/modprobe.d/hangtrail-region.conf.
+    /// /etc/default/grub.d/zz-hangtrail.cfg,
+    /// /etc/modprobe.d/hangtrail-region.conf and, with a hardware watchdog,
+    /// /etc/systemd/system.conf.d/zz-hangtrail-watchdog.conf.
     Setup(SetupArgs),
 }
 
@@ -82,6 +83,13 @@ struct SetupArgs {
     /// /sys/firmware/memmap (arm64).
     #[arg(long = "reserve-mem")]
     reserve_mem: bool,
+    /// systemd's RuntimeWatchdogSec= for the machine's hardware watchdog
+    /// (/sys/class/watchdog), seconds: a hang is reset, keeping RAM.
+    #[arg(long, value_name = "SECONDS", default_value = setup::DEFAULT_WATCHDOG)]
+    watchdog: String,
+    /// Leave the hardware watchdog alone.
+    #[arg(long = "no-watchdog")]
+    no_watchdog: bool,
     /// The system's root directory: files are read and written under it.
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
@@ -501,6 +509,7 @@ fn run_setup(a: SetupArgs) -> ExitCode {
         address: a.address.as_deref(),
         crashkernel: &a.crashkernel,
         reserve_mem: a.reserve_mem,
+        watchdog: (!a.no_watchdog).then_some(a.watchdog.as_str()),
         root: &a.root,
     };
     let result = setup::plan(&req).and_then(|plan| {
@@ -546,15 +555,21 @@ fn run_setup(a: SetupArgs) -> ExitCode {
         plan.region.kernel_arg(),
         setup::human(plan.crashkernel)
     );
-    let [(grub, _), (conf, _)] = plan.files.as_slice() else {
-        unreachable!("setup plans two files");
-    };
+    let (grub, conf) = (&plan.files[0].0, &plan.files[1].0);
     println!("hangtrail: setup: wrote {}: {kernel}", grub.display());
     println!(
         "hangtrail: setup: wrote {}: {}",
         conf.display(),
         plan.region.options_line()
     );
+    match (&plan.watchdog, plan.files.get(2)) {
+        (Some((dev, secs)), Some((path, _))) => println!(
+            "hangtrail: setup: wrote {}: RuntimeWatchdogSec={secs}s ({dev})",
+            path.display()
+        ),
+        _ if a.no_watchdog => {}
+        _ => println!("hangtrail: setup: no hardware watchdog (/sys/class/watchdog): a hang stays hung until the BMC or someone resets the machine (load its driver, e.g. iTCO_wdt, ipmi_watchdog, sbsa_gwdt, and run setup again)"),
+    }
     println!("next: update-grub");
     println!("then reboot: the new command line and module options take effect at the next boot");
     ExitCode::SUCCESS

@@ -8,6 +8,13 @@
 //!   kdump-tools' `kdump-tools.cfg` (which appends `crashkernel=512M-:192M`),
 //!   and the kernel takes the last `crashkernel=`.
 //! - [`MODPROBE_FILE`]: hangtrail.ko's options for that region.
+//! - [`WATCHDOG_FILE`], when the machine has a hardware watchdog
+//!   (`ROOT/sys/class/watchdog/watchdogN`) and `--no-watchdog` is not
+//!   given: systemd's `RuntimeWatchdogSec=`, so that a machine whose crash
+//!   path hangs (every CPU stopped or spinning with interrupts masked:
+//!   nothing else can reset it) is reset by the watchdog, keeping RAM, and
+//!   the next boot finds the trail. The crash kernel's systemd reads the
+//!   same file and keeps pinging through the dump.
 //!
 //! The region is reserved one of two ways:
 //!
@@ -39,6 +46,12 @@ use crate::output::Pending;
 pub const GRUB_FILE: &str = "etc/default/grub.d/zz-hangtrail.cfg";
 /// hangtrail.ko's options, under the root.
 pub const MODPROBE_FILE: &str = "etc/modprobe.d/hangtrail-region.conf";
+/// systemd's hardware watchdog setting, under the root.
+pub const WATCHDOG_FILE: &str = "etc/systemd/system.conf.d/zz-hangtrail-watchdog.conf";
+/// Where the kernel lists watchdog devices, under the root.
+pub const WATCHDOG_CLASS: &str = "sys/class/watchdog";
+/// Default `RuntimeWatchdogSec=`, seconds.
+pub const DEFAULT_WATCHDOG: &str = "60";
 /// The directory whose `*.conf` files modprobe reads, under the root.
 pub const MODPROBE_DIR: &str = "etc/modprobe.d";
 /// The firmware's memory map, under the root.
@@ -384,6 +397,67 @@ fn kaslr_limit(address: u64, last: u64, size: u64) -> Result<(), Error> {
     )))
 }
 
+/// `--watchdog SECONDS`: 10 to 3600 (a watchdog that fires before a busy
+/// machine's next ping resets a healthy one; drivers cap their timeouts).
+fn watchdog_arg(s: &str) -> Result<u64, Error> {
+    let n = s
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| Error::Usage(format!("--watchdog {}: not a number of seconds", s.trim())))?;
+    if !(10..=3600).contains(&n) {
+        return Err(Error::Usage(format!(
+            "--watchdog {n}: give 10 to 3600 seconds"
+        )));
+    }
+    Ok(n)
+}
+
+/// The first hardware watchdog the kernel lists (`watchdogN`, lowest N:
+/// systemd opens `/dev/watchdog0`), as `watchdogN (IDENTITY)`; `None` if
+/// there is none.
+fn find_watchdog(root: &Path) -> Result<Option<String>, Error> {
+    let class = root.join(WATCHDOG_CLASS);
+    let entries = match fs::read_dir(&class) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(refused(&class, e)),
+    };
+    let mut found: Vec<(u32, String)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name.strip_prefix("watchdog")?.parse().ok()?;
+            Some((n, name))
+        })
+        .collect();
+    found.sort();
+    Ok(found.into_iter().next().map(|(_, name)| {
+        let id = fs::read_to_string(class.join(&name).join("identity")).unwrap_or_default();
+        match id.trim() {
+            "" => name,
+            id => format!("{name} ({id})"),
+        }
+    }))
+}
+
+/// `WATCHDOG_FILE`'s content.
+pub fn watchdog_conf(device: &str, secs: u64) -> String {
+    format!(
+        "{MARKER}; running it again replaces this file.
+# systemd pings the hardware watchdog ({device}) every {half} s. If the
+# machine hangs on its way to the crash kernel (CPUs stopped or spinning with
+# interrupts masked: no panic=N, no sysrq-b), nobody pings it and it resets
+# the machine, keeping RAM (a warm reset: the next boot finds hangtrail's
+# trail) {secs} s later, or twice that for two-stage timers (iTCO_wdt,
+# i6300esb). The crash kernel's systemd reads this file too and pings it
+# through the dump. hangtrail setup --no-watchdog leaves it out.
+[Manager]
+RuntimeWatchdogSec={secs}s
+",
+        half = secs / 2
+    )
+}
+
 /// What `hangtrail setup` was asked for (the arguments as given).
 #[derive(Clone, Debug)]
 pub struct Request<'a> {
@@ -395,6 +469,8 @@ pub struct Request<'a> {
     pub crashkernel: &'a str,
     /// `--reserve-mem`.
     pub reserve_mem: bool,
+    /// `--watchdog` (seconds), or `None` for `--no-watchdog`.
+    pub watchdog: Option<&'a str>,
     /// `--root`.
     pub root: &'a Path,
 }
@@ -408,6 +484,9 @@ pub struct Plan {
     pub within: Option<MapEntry>,
     /// `crashkernel=` bytes.
     pub crashkernel: u64,
+    /// The hardware watchdog systemd will ping (its name and `identity`)
+    /// and the timeout, if [`WATCHDOG_FILE`] is written.
+    pub watchdog: Option<(String, u64)>,
     /// Each file (under the root) and its content.
     pub files: Vec<(PathBuf, String)>,
 }
@@ -464,10 +543,20 @@ pub fn plan(req: &Request) -> Result<Plan, Error> {
         (Region::Memmap { address, size }, Some(within))
     };
     check_modprobe_d(req.root)?;
-    let files = vec![
+    let watchdog = match req.watchdog {
+        Some(t) => {
+            let secs = watchdog_arg(t)?;
+            find_watchdog(req.root)?.map(|dev| (dev, secs))
+        }
+        None => None,
+    };
+    let mut files = vec![
         (req.root.join(GRUB_FILE), grub_snippet(&region, crashkernel)),
         (req.root.join(MODPROBE_FILE), modprobe_conf(&region)),
     ];
+    if let Some((dev, secs)) = &watchdog {
+        files.push((req.root.join(WATCHDOG_FILE), watchdog_conf(dev, *secs)));
+    }
     for (p, _) in &files {
         check_replaceable(p)?;
     }
@@ -475,6 +564,7 @@ pub fn plan(req: &Request) -> Result<Plan, Error> {
         region,
         within,
         crashkernel,
+        watchdog,
         files,
     })
 }

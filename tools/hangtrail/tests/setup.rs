@@ -139,6 +139,7 @@ fn success(root: &Path, region: &str, kernel: &str, options: &str) -> String {
         "hangtrail: setup: region {region}\n\
          hangtrail: setup: wrote {}: {kernel}\n\
          hangtrail: setup: wrote {}: {options}\n\
+         hangtrail: setup: no hardware watchdog (/sys/class/watchdog): a hang stays hung until the BMC or someone resets the machine (load its driver, e.g. iTCO_wdt, ipmi_watchdog, sbsa_gwdt, and run setup again)\n\
          next: update-grub\n\
          then reboot: the new command line and module options take effect at the next boot\n",
         root.join(GRUB).display(),
@@ -567,4 +568,69 @@ fn malformed_firmware_maps() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(written(&r), Vec::<String>::new());
+}
+
+const WATCHDOG: &str = "etc/systemd/system.conf.d/zz-hangtrail-watchdog.conf";
+
+#[test]
+fn a_hardware_watchdog_gets_systemd_to_ping_it() {
+    let r = root("wdog-ping");
+    firmware_map(&r, "q35-4g-ovmf.e820");
+    for (n, id) in [("watchdog1", "second"), ("watchdog0", "i6300ESB timer")] {
+        let d = r.join("sys/class/watchdog").join(n);
+        fs::create_dir_all(&d).expect("creates");
+        fs::write(d.join("identity"), format!("{id}\n")).expect("writes");
+    }
+    let o = setup(&r, &["--watchdog", "30"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!(
+            "\nhangtrail: setup: wrote {}: RuntimeWatchdogSec=30s (watchdog0 (i6300ESB timer))\n",
+            r.join(WATCHDOG).display()
+        )),
+        "{}",
+        stdout(&o)
+    );
+    let conf = read(&r, WATCHDOG).expect("written");
+    assert!(conf.starts_with("# Written by hangtrail setup;"), "{conf}");
+    assert!(
+        conf.contains("hardware watchdog (watchdog0 (i6300ESB timer)) every 15 s"),
+        "{conf}"
+    );
+    assert!(
+        conf.ends_with("\n[Manager]\nRuntimeWatchdogSec=30s\n"),
+        "{conf}"
+    );
+    assert_eq!(written(&r), [GRUB, CONF, WATCHDOG]);
+
+    // Run again with --no-watchdog: the file stays as it is (setup removes
+    // nothing), and says nothing of a watchdog.
+    let o = setup(&r, &["--no-watchdog"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !stdout(&o).contains("Watchdog") && !stdout(&o).contains("hardware watchdog"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(read(&r, WATCHDOG).as_deref(), Some(conf.as_str()));
+
+    // A file of that name not written by setup is refused, whole.
+    fs::write(r.join(WATCHDOG), "[Manager]\nRuntimeWatchdogSec=5min\n").expect("writes");
+    let o = setup(&r, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(WATCHDOG), "{}", stderr(&o));
+    assert_eq!(
+        read(&r, WATCHDOG).as_deref(),
+        Some("[Manager]\nRuntimeWatchdogSec=5min\n")
+    );
+
+    for bad in ["5", "3601", "1m", ""] {
+        let o = setup(&r, &["--watchdog", bad, "--dry-run"]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("hangtrail: setup: --watchdog"),
+            "{bad:?}: {}",
+            stderr(&o)
+        );
+    }
 }
