@@ -1276,9 +1276,10 @@ def check_dt_no_reg(r, c):
 # --- Debian guests (scripts/build-rootfs, htvm.run_debian) ----------------------
 
 
-def debian_common(r, c, boots):
+def debian_common(r, c, boots, failed_units=()):
     """What every Debian run shows: the boots, Debian's kernel in each,
-    kdump-tools' service loading the crash kernel, no failed unit."""
+    kdump-tools' service loading the crash kernel, no failed unit but
+    `failed_units` (one string per boot that has any)."""
     c.eq(r.boots, boots, "boots")
     meta = json.loads((r.out / "run.json").read_text())
     c.eq(set(r.values("HT-UNAME")), {meta["release"]}, "every boot ran Debian's kernel")
@@ -1287,7 +1288,7 @@ def debian_common(r, c, boots):
     c.that("ready to kdump" in (r.value("HT-KDUMP-STATUS") or ""),
            f"kdump-config status: {r.value('HT-KDUMP-STATUS')!r}")
     failed = [v.strip() for v in r.values("HT-UNITS-FAILED") if v.strip()]
-    c.eq(failed, [], "no failed systemd unit at any boot")
+    c.eq(failed, list(failed_units), f"failed systemd units: {list(failed_units) or 'none'}")
     c.note("timings (s): " + ", ".join(f"{m} {t}" for m, t in meta["timings"])
            + f"; run {meta['seconds']} s")
 
@@ -1398,20 +1399,31 @@ def stall_hung(r, c, save):
 
 
 def check_stock_kdump(r, c):
-    debian_common(r, c, ["first", "crash", "again", "again"])
+    debian_common(r, c, ["first", "again", "crash", "again", "again"])
     c.eq(r.resets, 1, "warm resets by the runner: the stall's only (the crash kernel reboots "
          "by itself)")
-    c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1", "1"],
+    c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1", "1", "1"],
          "hangtrail.ko loaded at boot (modules-load.d), every boot of the system kernel")
     c.eq(r.values("HT-SAVE"), ["success 0", "success 0"],
-         "hangtrail-save.service result and exit status (boots 3 and 4)")
-    c.eq(r.values("HT-KDUMP-LOADED"), ["1", "1"], "crash kernel loaded before each crash")
+         "hangtrail-save.service result and exit status (the boots after each crash)")
+    c.eq(r.values("HT-KDUMP-LOADED"), ["1", "1", "1"], "crash kernel loaded at each boot before a crash")
+    # The region by name (reserve_mem=) from the second boot on: kdump-tools'
+    # initramfs made again at that boot with the address it has.
+    image = f"mem_address={r.conf['HT_REGION_ADDR']} mem_size={r.conf['HT_REGION_SIZE']}"
+    region = r.value("HT-REGION") or ""
+    c.that(re.fullmatch(r"mem_address=0x[0-9a-f]+ mem_size=0x100000", region) and region != image,
+           f"hangtrail.ko found the reserve_mem= region by name, not the image's {image}: {region!r}")
+    c.eq(r.values("HT-KDUMP-INITRD-OPTIONS"),
+         [f"options hangtrail {image} crash_marks=1;", f"options hangtrail {region} crash_marks=1;"],
+         "kdump-tools' initramfs: the image's options, then the reserve_mem= region's address (not mem_name=)")
+    c.that(any("removed, kdump-tools makes it again" in v for v in r.values("HT-SAVE-LOG")),
+           f"kdump-initrd-check said why it removed the initramfs: {r.values('HT-SAVE-LOG')}")
     c.that((r.value("HT-STALL-ARMED") or "") == "machine_kexec",
            f"hangtrail.ko reloaded with inject_stall=machine_kexec: {r.value('HT-STALL-ARMED')!r}")
     said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
     c.eq([e.get("HANGTRAIL_VERDICT") for e in said], ["handoff", "hung"],
          "hangtrail's journal entries: the kdump's handoff, then the stall's hang")
-    kdump_handoff(r, c)
+    kdump_handoff(r, c, crash_boot=2)
     stall_hung(r, c, save=2)
 
 
@@ -1428,7 +1440,9 @@ def check_stock_stall(r, c):
 
 
 def check_quickstart(r, c):
-    debian_common(r, c, ["first", "again", "crash", "again", "again"])
+    # The last boot's save fails (a full /var/lib/hangtrail): its unit fails.
+    debian_common(r, c, ["first", "again", "crash", "again", "again"],
+                  failed_units=["hangtrail-save.service"])
     qemu = (r.out / "qemu.cmd").read_text()
     c.that("'-kernel'" not in qemu and "'-append'" not in qemu,
            "the runner gave QEMU no kernel or command line: the firmware booted shim and GRUB")
@@ -1442,7 +1456,7 @@ def check_quickstart(r, c):
     region = [a for a in cmdline if a.startswith("memmap=")]
     crash = [a for a in cmdline if a.startswith("crashkernel=")]
     c.that(len(region) == 1 and "$" not in region[0], f"one memmap= in /proc/cmdline, without $: {region}")
-    c.that(crash and crash[-1] == "crashkernel=512M",
+    c.that(len(crash) > 1 and crash[-1] == "crashkernel=512M",
            f"the crashkernel= in force (the last) is the docs' 512M, after kdump-tools' own: {crash}")
     c.eq(r.value("HT-CRASH-SIZE"), str(512 << 20), "/sys/kernel/kexec_crash_size: 512 MiB reserved")
     crash_cl = (r.value("HT-CRASH-CMDLINE") or "").split()
@@ -1461,16 +1475,39 @@ def check_quickstart(r, c):
                f"kdump-tools' initramfs has hangtrail's options for the crash kernel: {opts!r}")
     c.eq(r.value("HT-KDUMP-INITRD-KO"), "1", "kdump-tools' initramfs has hangtrail.ko")
     c.eq(r.value("HT-SYSCTL"), "1", "kernel.softlockup_panic=1 (the README's sysctl.d file)")
+    c.eq(r.value("HT-WATCHDOG"), "i6300ESB timer 1min",
+         "systemd pings the hardware watchdog every boot (hangtrail setup: RuntimeWatchdogSec=60s)")
     c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1", "1"],
          "hangtrail.ko loaded at boot (modules-load.d), every boot after the setup")
-    c.eq(r.values("HT-SAVE"), ["success 0", "success 0"],
-         "hangtrail-save.service result and exit status (the boots after each crash)")
-    c.eq(r.resets, 1, "warm resets by the runner: the stall's only (the crash kernel reboots by itself)")
+    c.eq(r.resets, 0, "warm resets by the runner: none (the crash kernel rebooted by itself, the "
+         "watchdog reset the hung crash path)")
+    c.eq(r.value("HT-WATCHDOG-BOOTSTATUS"), "32",
+         "the watchdog's bootstatus at the boot after the hang: WDIOF_CARDRESET (it reset the machine)")
     said = htvm.journal(r, MESSAGE_ID=htvm.HANGTRAIL_MESSAGE_ID)
     c.eq([e.get("HANGTRAIL_VERDICT") for e in said], ["handoff", "hung"],
          "hangtrail's journal entries: the kdump's handoff, then the stall's hang")
     kdump_handoff(r, c, crash_boot=2)
-    stall_hung(r, c, save=2)
+    # The stall, saved on a full disk: the verdict in the journal, released.
+    c.eq(" ".join((r.value("HT-STATE-FS") or "").split()), "tmpfs 1M",
+         "/var/lib/hangtrail full at the last boot (1 MiB tmpfs)")
+    c.eq(r.values("HT-SAVE"), ["success 0", "exit-code 5"],
+         "hangtrail-save.service result and exit status: saved after the kdump, write failure after the stall")
+    c.eq(r.value("HT-RECORDING"), "yes", "the unit released the unsaved trail, its verdict in the "
+         "journal, and reloaded the module: this boot records")
+    if len(said) >= 2:
+        e = said[1]
+        c.that("No space left on device" in e.get("HANGTRAIL_SAVE_ERROR", ""),
+               f"HANGTRAIL_SAVE_ERROR: {e.get('HANGTRAIL_SAVE_ERROR')!r}")
+        c.eq(e.get("HANGTRAIL_DIR"), None, "no HANGTRAIL_DIR: nothing was saved")
+        c.eq(e.get("PRIORITY"), "3", "PRIORITY 3 (err)")
+        c.eq(e.get("HANGTRAIL_SYMBOL"), "machine_kexec+0x0", "HANGTRAIL_SYMBOL: the injected stall")
+        c.eq(e.get("HANGTRAIL_NEXT_EXPECTED"), "crash kernel handoff", "HANGTRAIL_NEXT_EXPECTED")
+        c.that("hung" in str(e.get("MESSAGE")) and "was not saved" in str(e.get("MESSAGE")),
+               f"MESSAGE says hung and not saved: {e.get('MESSAGE')!r}")
+        ids = r.values("HT-BOOT-ID")
+        c.eq(e.get("_BOOT_ID"), ids[-1].replace("-", "") if ids else "?", "logged at the last boot")
+    c.that(any("its verdict is in the journal: released" in v for v in r.values("HT-SAVE-LOG")),
+           f"the unit's output says the trail was released: {r.values('HT-SAVE-LOG')[-3:]}")
 
 
 def check_secure_boot(r, c):

@@ -14,7 +14,10 @@
 #   - sysrq-c: kdump-tools' kdump; hangtrail's handoff (the crash kernel
 #     marks the trail, hangtrail-save.service keeps it there);
 #   - hangtrail.ko reloaded with inject_stall=machine_kexec, sysrq-c: the
-#     crash path hangs; warm reset; hangtrail-save.service keeps `hung`.
+#     crash path hangs; the hardware watchdog `hangtrail setup` armed resets
+#     the machine (QEMU's i6300esb; the runner waits longer); at the next
+#     boot /var/lib/hangtrail is full (a 1 MiB tmpfs): hangtrail-save.service
+#     cannot keep the trail, says its verdict in the journal and releases it.
 # Run by selftests/guest/debian-run.
 
 steps=$dir/steps
@@ -81,6 +84,7 @@ set_up() {
 	ht_say "HT-RECORDING $(test -e /sys/kernel/debug/hangtrail/current && echo yes || echo no)"
 	ht_say "HT-IOMEM $(grep -i -m 1 'hangtrail' /proc/iomem | tr -s ' ')"
 	ht_say "HT-SYSCTL $(sysctl -n kernel.softlockup_panic)"
+	ht_say "HT-WATCHDOG $(cat /sys/class/watchdog/watchdog0/identity 2>/dev/null) $(systemctl show -p RuntimeWatchdogUSec --value)"
 	# The hangtrail options in kdump-tools' initramfs for this kernel.
 	rm -rf /tmp/kdump-initrd
 	unmkinitramfs "/var/lib/kdump/initrd.img-$(uname -r)" /tmp/kdump-initrd 2>/dev/null
@@ -102,6 +106,9 @@ after_kdump() {
 		[ -f "$f" ] && ht_say "HT-CRASH-FILE ${f#/var/crash/} $(stat -c %s "$f")"
 	done
 	ht_kdump_loaded
+	# The next save finds its disk full: /var/lib/hangtrail a 1 MiB tmpfs
+	# from the next boot on (a 64 MiB trail does not fit).
+	echo 'tmpfs /var/lib/hangtrail tmpfs size=1M,mode=0700 0 0' >>/etc/fstab
 	modprobe -r hangtrail || ht_fail "modprobe -r hangtrail"
 	modprobe hangtrail inject_stall=machine_kexec || ht_fail "modprobe hangtrail inject_stall=..."
 	ht_say "HT-STALL-ARMED $(cat /sys/module/hangtrail/parameters/inject_stall 2>/dev/null)"
@@ -112,10 +119,15 @@ after_kdump() {
 	sleep 3600
 }
 
+# After the watchdog's reset, on a full /var/lib/hangtrail.
 stalled() {
+	ht_say "HT-WATCHDOG-BOOTSTATUS $(cat /sys/class/watchdog/watchdog0/bootstatus 2>/dev/null)"
+	ht_say "HT-STATE-FS $(findmnt -n -o FSTYPE,SIZE /var/lib/hangtrail)"
 	ht_hangtrail_loaded
 	ht_saved
 	ht_say "HT-RECORDING $(test -e /sys/kernel/debug/hangtrail/current && echo yes || echo no)"
+	ht_say "HT-RELEASE $(cat /sys/module/hangtrail/parameters/release 2>/dev/null)"
+	journalctl -b -u hangtrail-save.service -o cat | while read -r l; do ht_say "HT-SAVE-LOG $l"; done
 	ht_end
 }
 

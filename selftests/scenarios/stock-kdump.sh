@@ -1,20 +1,50 @@
 # SPDX-License-Identifier: GPL-2.0
-# A Debian guest's own kdump, then a hang on the same machine. Boot 1:
-# kdump-tools' service loaded the crash kernel at boot; sysrq-c. In the
+# A Debian guest's own kdump, then a hang on the same machine. Boot 1: the
+# region moves to the command line's reserve_mem= (mem_name=); reboot.
+# Boot 2: kdump-tools' initramfs made again with that region's address
+# (hangtrail-save.service's kdump-initrd-check); sysrq-c. In the
 # crash kernel hangtrail.ko, loaded from kdump-tools' initramfs, marks the
 # trail "crash kernel reached", hangtrail-save.service keeps it (it runs
 # before kdump-tools-dump.service) and kdump-tools-dump.service saves the
-# vmcore under /var/crash and reboots. Boot 2 finds the trail kept, then
-# reloads hangtrail.ko with inject_stall=machine_kexec (modprobe adds it
-# to the modprobe.d options) and crashes again: the crash path hangs in
-# machine_kexec, the runner warm-resets the guest keeping RAM. Boot 3:
-# hangtrail-save.service keeps that trail, logs its verdict, releases it and
-# reloads the module. The runner reads the disk afterwards.
+# vmcore under /var/crash and reboots. The next boot finds the trail kept,
+# then reloads hangtrail.ko with inject_stall=machine_kexec (modprobe adds
+# it to the modprobe.d options) and crashes again: the crash path hangs in
+# machine_kexec, the runner warm-resets the guest keeping RAM. The last
+# boot: hangtrail-save.service keeps that trail, logs its verdict, releases
+# it and reloads the module. The runner reads the disk afterwards.
 # Run by selftests/guest/debian-run.
 
+# Boot 1: the image's region (by address); hangtrail is moved to the
+# reserve_mem= region of the command line, by name, as `hangtrail setup
+# --reserve-mem` sets it, and the machine reboots.
 first() {
 	ht_kdump_loaded
 	ht_hangtrail_loaded
+	ht_say "HT-KDUMP-INITRD-OPTIONS $(kdump_initrd_options)"
+	echo 'options hangtrail mem_name=hangtrail crash_marks=1' >/etc/modprobe.d/hangtrail.conf
+	touch "$state/named"
+	sync
+	systemctl reboot
+	sleep 3600
+}
+
+# The hangtrail options in kdump-tools' initramfs of this kernel.
+kdump_initrd_options() {
+	rm -rf /tmp/kdump-initrd
+	unmkinitramfs "/var/lib/kdump/initrd.img-$(uname -r)" /tmp/kdump-initrd 2>/dev/null
+	cat /tmp/kdump-initrd/etc/modprobe.d/*.conf /tmp/kdump-initrd/main/etc/modprobe.d/*.conf 2>/dev/null |
+		grep '^options hangtrail' | tr '\n' ';'
+}
+
+# Boot 2: hangtrail found its region by name; hangtrail-save.service's check
+# had kdump-tools make its initramfs again, with that region's address.
+named() {
+	rm -f "$state/named"
+	ht_hangtrail_loaded
+	ht_say "HT-REGION $(cat /sys/kernel/debug/hangtrail/region 2>/dev/null)"
+	ht_say "HT-KDUMP-INITRD-OPTIONS $(kdump_initrd_options)"
+	journalctl -b -u hangtrail-save.service -o cat | while read -r l; do ht_say "HT-SAVE-LOG $l"; done
+	ht_kdump_loaded
 	ht_triggered "sysrq crash"
 	echo c > /proc/sysrq-trigger
 	sleep 3600
@@ -23,6 +53,9 @@ first() {
 again() {
 	if [ -e "$state/stalled" ]; then
 		stalled
+	fi
+	if [ -e "$state/named" ]; then
+		named
 	fi
 	ht_hangtrail_loaded
 	ht_saved
