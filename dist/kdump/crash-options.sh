@@ -16,7 +16,9 @@ crash_options() {
 			echo "hangtrail: mem_name= in modprobe.d and no loaded hangtrail.ko to say where the region is (debugfs hangtrail/region)" >&2
 			return 1
 		}
-		_opts="$(printf ' %s ' "$_opts" | sed 's/ mem_name=[^ ]*//g') $_region"
+		# In its place: `mem_name=N crash_marks=1` gives
+		# `mem_address=A mem_size=S crash_marks=1`.
+		_opts=$(printf ' %s ' "$_opts" | sed "s/ mem_name=[^ ]*/ $_region/")
 		;;
 	esac
 	# One space between options, none around.
