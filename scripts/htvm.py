@@ -386,9 +386,9 @@ SCENARIOS = {
     # defaults; the harness gives only a package source (run_debian:
     # server_repo) and the triggers. Then sysrq-c: kdump-tools' kdump,
     # `handoff`; then a stall in machine_kexec, which the watchdog
-    # `hangtrail setup` armed resets (the runner waits 300 s), on a full
+    # `hangtrail setup` armed resets (the runner waits 420 s), on a full
     # /var/lib/hangtrail: `hung` in the journal, not on disk.
-    "quickstart": Scenario(debian="server", timeout=2400, silence=(400, 300),
+    "quickstart": Scenario(debian="server", timeout=3000, silence=(400, 420),
                            arches=("x86_64-stock",)),
     # Not a test: the server image's installation (install_server): GRUB
     # and shim into its EFI system partition, the firmware's boot entry.

@@ -1475,8 +1475,8 @@ def check_quickstart(r, c):
                f"kdump-tools' initramfs has hangtrail's options for the crash kernel: {opts!r}")
     c.eq(r.value("HT-KDUMP-INITRD-KO"), "1", "kdump-tools' initramfs has hangtrail.ko")
     c.eq(r.value("HT-SYSCTL"), "1", "kernel.softlockup_panic=1 (the README's sysctl.d file)")
-    c.eq(r.value("HT-WATCHDOG"), "i6300ESB timer 1min",
-         "systemd pings the hardware watchdog every boot (hangtrail setup: RuntimeWatchdogSec=60s)")
+    c.eq(r.value("HT-WATCHDOG"), "i6300ESB timer 2min",
+         "systemd pings the hardware watchdog every boot (hangtrail setup: RuntimeWatchdogSec=120s)")
     c.eq(r.values("HT-HANGTRAIL-LOADED"), ["1", "1", "1"],
          "hangtrail.ko loaded at boot (modules-load.d), every boot after the setup")
     c.eq(r.resets, 0, "warm resets by the runner: none (the crash kernel rebooted by itself, the "

@@ -50,8 +50,11 @@ pub const MODPROBE_FILE: &str = "etc/modprobe.d/hangtrail-region.conf";
 pub const WATCHDOG_FILE: &str = "etc/systemd/system.conf.d/zz-hangtrail-watchdog.conf";
 /// Where the kernel lists watchdog devices, under the root.
 pub const WATCHDOG_CLASS: &str = "sys/class/watchdog";
-/// Default `RuntimeWatchdogSec=`, seconds.
-pub const DEFAULT_WATCHDOG: &str = "60";
+/// Default `RuntimeWatchdogSec=`, seconds: the crash kernel must reach its
+/// systemd (which pets the watchdog) within about twice this, less the half
+/// that may have passed since the last ping; 60 s was too short for a crash
+/// kernel under TCG on a loaded host (quickstart/x86_64 in CI).
+pub const DEFAULT_WATCHDOG: &str = "120";
 /// The directory whose `*.conf` files modprobe reads, under the root.
 pub const MODPROBE_DIR: &str = "etc/modprobe.d";
 /// The firmware's memory map, under the root.
