@@ -86,10 +86,8 @@ set_up() {
 	ht_say "HT-SYSCTL $(sysctl -n kernel.softlockup_panic)"
 	ht_say "HT-WATCHDOG $(cat /sys/class/watchdog/watchdog0/identity 2>/dev/null) $(systemctl show -p RuntimeWatchdogUSec --value)"
 	# The hangtrail options in kdump-tools' initramfs for this kernel.
-	rm -rf /tmp/kdump-initrd
-	unmkinitramfs "/var/lib/kdump/initrd.img-$(uname -r)" /tmp/kdump-initrd 2>/dev/null
+	ht_say "HT-KDUMP-INITRD-OPTIONS $(ht_kdump_initrd_options)"
 	ht_say "HT-KDUMP-INITRD-KO $(find /tmp/kdump-initrd -name 'hangtrail.ko*' | wc -l)"
-	ht_say "HT-KDUMP-INITRD-OPTIONS $(cat /tmp/kdump-initrd/etc/modprobe.d/*.conf /tmp/kdump-initrd/main/etc/modprobe.d/*.conf 2>/dev/null | grep '^options hangtrail' | tr '\n' ';')"
 	touch "$state/crashed"
 	sync
 	ht_triggered "sysrq crash"
@@ -102,21 +100,12 @@ after_kdump() {
 	rm -f "$state/crashed"
 	ht_hangtrail_loaded
 	ht_saved
-	for f in /var/crash/*/*; do
-		[ -f "$f" ] && ht_say "HT-CRASH-FILE ${f#/var/crash/} $(stat -c %s "$f")"
-	done
+	ht_crash_files
 	ht_kdump_loaded
 	# The next save finds its disk full: /var/lib/hangtrail a 1 MiB tmpfs
 	# from the next boot on (a 64 MiB trail does not fit).
 	echo 'tmpfs /var/lib/hangtrail tmpfs size=1M,mode=0700 0 0' >>/etc/fstab
-	modprobe -r hangtrail || ht_fail "modprobe -r hangtrail"
-	modprobe hangtrail inject_stall=machine_kexec || ht_fail "modprobe hangtrail inject_stall=..."
-	ht_say "HT-STALL-ARMED $(cat /sys/module/hangtrail/parameters/inject_stall 2>/dev/null)"
-	touch "$state/stalled"
-	sync
-	ht_triggered "sysrq crash, hangtrail stalls it in machine_kexec"
-	echo c >/proc/sysrq-trigger
-	sleep 3600
+	ht_stall_crash
 }
 
 # After the watchdog's reset, on a full /var/lib/hangtrail.

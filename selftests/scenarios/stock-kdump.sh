@@ -20,20 +20,12 @@
 first() {
 	ht_kdump_loaded
 	ht_hangtrail_loaded
-	ht_say "HT-KDUMP-INITRD-OPTIONS $(kdump_initrd_options)"
+	ht_say "HT-KDUMP-INITRD-OPTIONS $(ht_kdump_initrd_options)"
 	echo 'options hangtrail mem_name=hangtrail crash_marks=1' >/etc/modprobe.d/hangtrail.conf
 	touch "$state/named"
 	sync
 	systemctl reboot
 	sleep 3600
-}
-
-# The hangtrail options in kdump-tools' initramfs of this kernel.
-kdump_initrd_options() {
-	rm -rf /tmp/kdump-initrd
-	unmkinitramfs "/var/lib/kdump/initrd.img-$(uname -r)" /tmp/kdump-initrd 2>/dev/null
-	cat /tmp/kdump-initrd/etc/modprobe.d/*.conf /tmp/kdump-initrd/main/etc/modprobe.d/*.conf 2>/dev/null |
-		grep '^options hangtrail' | tr '\n' ';'
 }
 
 # Boot 2: hangtrail found its region by name; hangtrail-save.service's check
@@ -42,7 +34,7 @@ named() {
 	rm -f "$state/named"
 	ht_hangtrail_loaded
 	ht_say "HT-REGION $(cat /sys/kernel/debug/hangtrail/region 2>/dev/null)"
-	ht_say "HT-KDUMP-INITRD-OPTIONS $(kdump_initrd_options)"
+	ht_say "HT-KDUMP-INITRD-OPTIONS $(ht_kdump_initrd_options)"
 	journalctl -b -u hangtrail-save.service -o cat | while read -r l; do ht_say "HT-SAVE-LOG $l"; done
 	ht_kdump_loaded
 	ht_triggered "sysrq crash"
@@ -59,19 +51,10 @@ again() {
 	fi
 	ht_hangtrail_loaded
 	ht_saved
-	for f in /var/crash/*/*; do
-		[ -f "$f" ] && ht_say "HT-CRASH-FILE ${f#/var/crash/} $(stat -c %s "$f")"
-	done
+	ht_crash_files
 	# The crash kernel is loaded again at this boot (kdump-tools.service).
 	ht_kdump_loaded
-	modprobe -r hangtrail || ht_fail "modprobe -r hangtrail"
-	modprobe hangtrail inject_stall=machine_kexec || ht_fail "modprobe hangtrail inject_stall=..."
-	ht_say "HT-STALL-ARMED $(cat /sys/module/hangtrail/parameters/inject_stall 2>/dev/null)"
-	touch "$state/stalled"
-	sync
-	ht_triggered "sysrq crash, hangtrail stalls it in machine_kexec"
-	echo c > /proc/sysrq-trigger
-	sleep 3600
+	ht_stall_crash
 }
 
 # Boot 3, after the warm reset.
